@@ -1,0 +1,369 @@
+//! `argus-bench`: benchmarks of the `argus` binary over real sockets.
+//!
+//! `cargo run --release -p argus-benches --bin argus-bench -- all` builds (or finds) the release
+//! `argus`, runs every scenario against fresh servers on 127.0.0.1 and prints a markdown report.
+//! See `benches/README.md`.
+
+mod disk;
+mod gen;
+mod http;
+mod memory;
+mod procfs;
+mod proto;
+mod report;
+mod server;
+mod statsd;
+mod throughput;
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, ValueEnum};
+
+use crate::report::{Report, ScenarioReport};
+use crate::server::{Server, ServerOpts};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Every scenario below, in this order.
+    All,
+    /// StatsD UDP lines/s sustained with < 0.1 % loss (10 and 1 lines per packet).
+    Statsd,
+    /// Samples/s through POST /api/v1/import/prometheus.
+    Import,
+    /// Samples/s through POST /api/v1/write (remote_write 1.0).
+    RemoteWrite,
+    /// Bytes per sample on disk for 1,000 series x 24 h at 10 s, with full read-back.
+    Disk,
+    /// Server RSS per active series.
+    Memory,
+}
+
+const ALL: [Scenario; 5] = [
+    Scenario::Statsd,
+    Scenario::Import,
+    Scenario::RemoteWrite,
+    Scenario::Disk,
+    Scenario::Memory,
+];
+
+/// A remote_write request shape: `SERIESxSAMPLES` (series per request x samples per series).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub(crate) series: usize,
+    pub(crate) samples: usize,
+}
+
+impl FromStr for Shape {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shape, String> {
+        let (a, b) = s
+            .split_once(['x', 'X'])
+            .ok_or_else(|| format!("{s:?}: expected SERIESxSAMPLES, e.g. 1000x1"))?;
+        let series = a.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+        let samples = b.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+        if series == 0 || samples == 0 {
+            return Err(format!("{s:?}: both numbers must be positive"));
+        }
+        Ok(Shape { series, samples })
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// Benchmarks of the argus binary: StatsD, import, remote_write, disk and memory.
+///
+/// Every scenario starts its own `argus serve` on 127.0.0.1 port 0 with a fresh data directory
+/// and `--retention 0`, drives it over real sockets, and stops it with SIGTERM.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "argus-bench", version)]
+pub(crate) struct Opts {
+    /// Scenarios to run, in the order given.
+    #[arg(value_enum, required = true)]
+    scenarios: Vec<Scenario>,
+
+    /// The argus binary to benchmark (used as is, never built). Default: build the workspace's
+    /// release binary with cargo, then use it.
+    #[arg(long)]
+    argus: Option<PathBuf>,
+    /// Do not run `cargo build --release --bin argus`; look for an existing release binary in
+    /// $CARGO_TARGET_DIR/release, target/release, and next to this executable.
+    #[arg(long)]
+    no_build: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Directory for data directories and server logs (a fresh subdirectory is made).
+    /// Default: the system temporary directory.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Keep the data directories and server logs instead of deleting them.
+    #[arg(long)]
+    keep_data: bool,
+    /// Tokio worker threads of the HTTP load generator.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) client_threads: usize,
+
+    /// StatsD: seconds of sending per rate step.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) statsd_duration: Duration,
+    /// StatsD: target rates in lines/s, tried in order until one loses >= 0.1 %.
+    #[arg(long, value_delimiter = ',', default_values_t = [250_000u64, 500_000, 1_000_000, 1_500_000, 2_000_000])]
+    pub(crate) statsd_rates: Vec<u64>,
+    /// StatsD: lines per UDP packet, one ramp each.
+    #[arg(long, value_delimiter = ',', default_values_t = [10usize, 1])]
+    pub(crate) statsd_lines_per_packet: Vec<usize>,
+    /// StatsD: distinct counter names the lines cycle through.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) statsd_counters: usize,
+    /// StatsD: sender threads (each paced at rate / threads).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) statsd_senders: usize,
+    /// StatsD: the server's --statsd-flush-interval during the benchmark.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub(crate) statsd_flush_interval: Duration,
+
+    /// Import: how long to send.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) import_duration: Duration,
+    /// Import: lines (samples) per request.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) import_batch_lines: usize,
+    /// Import: concurrent clients.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) import_clients: usize,
+    /// Import: distinct series.
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) import_series: usize,
+    /// Import: samples encoded before the run (bounds the run; about 110 bytes each).
+    #[arg(long, default_value_t = 5_000_000)]
+    pub(crate) import_max_samples: u64,
+
+    /// remote_write: how long to send per shape.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) rw_duration: Duration,
+    /// remote_write: request shapes SERIESxSAMPLES, one run each.
+    #[arg(long, value_delimiter = ',', default_values = ["1000x1", "100x10"])]
+    pub(crate) rw_shapes: Vec<Shape>,
+    /// remote_write: concurrent clients.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) rw_clients: usize,
+    /// remote_write: distinct series.
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) rw_series: usize,
+    /// remote_write: samples encoded before each run (bounds the run).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub(crate) rw_max_samples: u64,
+
+    /// Disk: series (half counters, half gauges with the default mix).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) disk_series: usize,
+    /// Disk: hours of data per series.
+    #[arg(long, default_value_t = 24.0)]
+    pub(crate) disk_hours: f64,
+    /// Disk: sample interval.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) disk_interval: Duration,
+    /// Disk: which kinds of series.
+    #[arg(long, value_enum, default_value_t = gen::Mix::All)]
+    pub(crate) disk_mix: gen::Mix,
+    /// Disk: uniform +-jitter of scrape timestamps in ms (0: perfectly regular, as Prometheus
+    /// produces with its default timestamp alignment).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) disk_ts_jitter_ms: i64,
+    /// Disk: seed of the workload generator.
+    #[arg(long, default_value_t = 42)]
+    pub(crate) disk_seed: u64,
+    /// Disk: consecutive samples per series in one remote_write request (all series in each).
+    #[arg(long, default_value_t = 10)]
+    pub(crate) disk_samples_per_request: usize,
+    /// Disk: concurrent clients.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) disk_clients: usize,
+
+    /// Memory: active series to create.
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) memory_series: usize,
+    /// Memory: samples per series (10 s apart).
+    #[arg(long, default_value_t = 5)]
+    pub(crate) memory_samples_per_series: usize,
+    /// Memory: pause before reading RSS after each phase.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub(crate) memory_settle: Duration,
+    /// Memory: concurrent clients.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) memory_clients: usize,
+}
+
+/// What every scenario needs: the binary, a place for data, an HTTP client and its runtime.
+pub(crate) struct Ctx {
+    pub(crate) opts: Opts,
+    pub(crate) argus: PathBuf,
+    work: PathBuf,
+    pub(crate) rt: tokio::runtime::Runtime,
+    pub(crate) client: reqwest::Client,
+    ids: Cell<u32>,
+    cores: usize,
+}
+
+impl Ctx {
+    /// Starts a server whose data directory and log are named `name` under the work directory.
+    pub(crate) fn start_server(&self, name: &str, opts: &ServerOpts) -> Result<Server> {
+        Server::start(
+            &self.argus,
+            &self.data_dir(name),
+            &self.work.join(format!("{name}.log")),
+            opts,
+        )
+    }
+
+    pub(crate) fn data_dir(&self, name: &str) -> PathBuf {
+        self.work.join(name)
+    }
+
+    pub(crate) fn next_id(&self) -> u32 {
+        let id = self.ids.get() + 1;
+        self.ids.set(id);
+        id
+    }
+
+    pub(crate) fn machine_cores(&self) -> usize {
+        self.cores
+    }
+}
+
+fn main() {
+    let opts = Opts::parse();
+    match run(opts) {
+        Ok(all_ok) => std::process::exit(if all_ok { 0 } else { 1 }),
+        Err(e) => {
+            eprintln!("argus-bench: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Runs the chosen scenarios and prints the report; `Ok(false)` when a scenario errored.
+fn run(opts: Opts) -> Result<bool> {
+    let mut order = Vec::new();
+    for s in &opts.scenarios {
+        let expand: &[Scenario] = if *s == Scenario::All { &ALL } else { std::slice::from_ref(s) };
+        for e in expand {
+            if !order.contains(e) {
+                order.push(*e);
+            }
+        }
+    }
+    let started = now_secs();
+    let argus = server::locate_argus(opts.argus.as_deref(), !opts.no_build)?;
+    eprintln!("argus-bench: benchmarking {}", argus.display());
+    let work_parent = opts.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&work_parent)
+        .with_context(|| format!("creating {}", work_parent.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix("argus-bench-")
+        .tempdir_in(&work_parent)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(opts.client_threads.max(1))
+        .enable_all()
+        .build()?;
+    let client = rt.block_on(async { http::client() })?;
+    let machine = procfs::machine();
+    let ctx = Ctx {
+        work: tmp.path().to_path_buf(),
+        argus: argus.clone(),
+        rt,
+        client,
+        ids: Cell::new(0),
+        cores: machine.cores,
+        opts,
+    };
+    eprintln!("argus-bench: data and logs under {}", ctx.work.display());
+
+    let mut scenarios: Vec<ScenarioReport> = Vec::new();
+    for s in order {
+        let t = std::time::Instant::now();
+        let reports = match s {
+            Scenario::Statsd => statsd::run(&ctx),
+            Scenario::Import => throughput::run_import(&ctx),
+            Scenario::RemoteWrite => throughput::run_remote_write(&ctx),
+            Scenario::Disk => disk::run(&ctx),
+            Scenario::Memory => memory::run(&ctx),
+            Scenario::All => Vec::new(),
+        };
+        eprintln!(
+            "argus-bench: {s:?} done in {:.0} s",
+            t.elapsed().as_secs_f64()
+        );
+        for r in &reports {
+            if let Some(e) = &r.error {
+                eprintln!("argus-bench: {} / {} failed: {e}", r.scenario, r.variant);
+            }
+        }
+        scenarios.extend(reports);
+    }
+
+    let report = Report {
+        started_utc: report::utc(started),
+        argus_binary: argus.display().to_string(),
+        argus_binary_modified_utc: std::fs::metadata(&argus)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| report::utc(d.as_secs())),
+        git_revision: git_revision(&server::workspace_root()),
+        machine,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        scenarios,
+    };
+    print!("{}", report.markdown());
+    if let Some(path) = &ctx.opts.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("argus-bench: JSON report written to {}", path.display());
+    }
+    if ctx.opts.keep_data {
+        let kept = tmp.keep();
+        eprintln!("argus-bench: data and logs kept in {}", kept.display());
+    } else {
+        drop(tmp);
+    }
+    let all_ok = report.scenarios.iter().all(|s| s.error.is_none());
+    if report.scenarios.is_empty() {
+        bail!("no scenario ran");
+    }
+    Ok(all_ok)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn git_revision(root: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let rev = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    let dirty = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .ok()
+        .is_some_and(|o| !o.stdout.is_empty());
+    Some(if dirty { format!("{rev}-dirty") } else { rev })
+}

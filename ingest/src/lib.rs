@@ -1,0 +1,13 @@
+//! Argus ingest: every wire protocol that brings data in (StatsD over UDP/TCP, Prometheus
+//! text import and remote_write), decoding, validation, mapping and aggregation, handing
+//! batches to storage through [`storage::SeriesWriter`].
+
+mod error;
+mod http;
+mod metrics;
+pub mod prom;
+pub mod statsd;
+
+pub use error::IngestError;
+pub use http::WriteAdmission;
+pub use metrics::IngestMetrics;

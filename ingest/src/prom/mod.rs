@@ -1,0 +1,170 @@
+//! Prometheus ingest over HTTP: `POST /api/v1/import/prometheus` (text exposition lines)
+//! and `POST /api/v1/write` (remote_write 1.0).
+
+mod remote_write;
+mod text;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use storage::{AppendOutcome, Labels, SeriesSamples, SeriesWriter};
+
+pub use remote_write::{Label as RemoteLabel, RemoteSample, TimeSeries, WriteRequest};
+pub use text::{LineError, TextSample, parse_line};
+
+use crate::http::{WriteAdmission, decoded_body};
+use crate::{IngestError, IngestMetrics};
+
+/// Errors listed in a partial-success answer; the rest are only counted.
+const MAX_REPORTED_ERRORS: usize = 10;
+
+#[derive(Clone)]
+pub struct PromIngestConfig {
+    /// Largest request body, compressed or not.
+    pub max_body_bytes: usize,
+}
+
+impl Default for PromIngestConfig {
+    fn default() -> Self {
+        PromIngestConfig { max_body_bytes: 64 << 20 }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    writer: Arc<dyn SeriesWriter>,
+    metrics: IngestMetrics,
+    admission: WriteAdmission,
+    config: PromIngestConfig,
+}
+
+/// The routes of Prometheus ingest, to be merged into the server's router.
+pub fn router(writer: Arc<dyn SeriesWriter>, metrics: IngestMetrics, admission: WriteAdmission, config: PromIngestConfig) -> Router {
+    let limit = config.max_body_bytes;
+    Router::new()
+        .route("/api/v1/import/prometheus", post(import))
+        .route("/api/v1/write", post(remote_write))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(AppState { writer, metrics, admission, config })
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+async fn import(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, IngestError> {
+    let body = decoded_body(&headers, &body, state.config.max_body_bytes)?;
+    let now = now_ms();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut batch: Vec<SeriesSamples> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    let mut bad_lines = 0u64;
+    for (n, raw) in body.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let parsed = match std::str::from_utf8(raw) {
+            Ok(line) => parse_line(line, now).map_err(|e| format!("line {}, column {}: {}", n + 1, e.column, e.message)),
+            Err(_) => Err(format!("line {}: not valid UTF-8", n + 1)),
+        };
+        match parsed {
+            Ok(None) => {}
+            Ok(Some(TextSample { labels, sample })) => match index.get(&labels) {
+                Some(&i) => batch[i].samples.push(sample),
+                None => {
+                    index.insert(labels.clone(), batch.len());
+                    batch.push(SeriesSamples { labels, samples: vec![sample] });
+                }
+            },
+            Err(e) => {
+                bad_lines += 1;
+                if errors.len() < MAX_REPORTED_ERRORS {
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    if bad_lines > 0 {
+        state.metrics.http_rejects.with_label_values(&["import", "parse_error"]).inc_by(bad_lines);
+        tracing::debug!(bad_lines, first = %errors.first().map(String::as_str).unwrap_or(""), "import lines rejected");
+    }
+    let outcome = append(&state, batch, "import").await?;
+    Ok(answer(outcome, bad_lines, errors))
+}
+
+async fn remote_write(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, IngestError> {
+    if let Some(enc) = headers.get(axum::http::header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
+        if !enc.eq_ignore_ascii_case("snappy") {
+            return Err(IngestError::BadRequest(format!("remote_write body must be snappy-compressed, got Content-Encoding {enc:?}")));
+        }
+    }
+    let decoded = remote_write::decode(&body).map_err(|e| {
+        state.metrics.http_rejects.with_label_values(&["remote_write", "malformed"]).inc();
+        IngestError::BadRequest(format!("invalid remote_write request: {e}"))
+    })?;
+    let histograms = decoded.native_histograms;
+    let mut outcome = append(&state, decoded.series, "remote_write").await?;
+    if histograms > 0 {
+        state.metrics.http_rejects.with_label_values(&["remote_write", "native_histogram"]).inc_by(histograms);
+        outcome.reject_many("native_histogram", histograms, "native histograms are not supported yet (classic histograms are)");
+    }
+    if outcome.rejected_total() > 0 {
+        // Prometheus drops a batch answered 4xx instead of retrying it; the accepted samples
+        // are stored either way.
+        return Err(IngestError::BadRequest(format!(
+            "{} samples stored, {} rejected ({}); first: {}",
+            outcome.samples_appended,
+            outcome.rejected_total(),
+            reasons(&outcome),
+            outcome.first_rejection.as_deref().unwrap_or("")
+        )));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn append(state: &AppState, batch: Vec<SeriesSamples>, source: &'static str) -> Result<AppendOutcome, IngestError> {
+    if batch.is_empty() {
+        return Ok(AppendOutcome::default());
+    }
+    let writer = state.writer.clone();
+    let outcome = state.admission.run(move || writer.append(batch)).await??;
+    state.metrics.samples_written.with_label_values(&[source]).inc_by(outcome.samples_appended);
+    for (reason, n) in &outcome.rejected {
+        state.metrics.http_rejects.with_label_values(&[source, reason]).inc_by(*n);
+    }
+    Ok(outcome)
+}
+
+fn reasons(outcome: &AppendOutcome) -> String {
+    outcome.rejected.iter().map(|(r, n)| format!("{r}: {n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// 204 when everything was stored; 200 with the reasons when some of it was; 400 when
+/// nothing was.
+fn answer(outcome: AppendOutcome, bad_lines: u64, mut errors: Vec<String>) -> Response {
+    let rejected = bad_lines + outcome.rejected_total();
+    if rejected == 0 {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    if let Some(first) = outcome.first_rejection.clone() {
+        if errors.len() < MAX_REPORTED_ERRORS {
+            errors.push(first);
+        }
+    }
+    let summary = format!("{} samples stored, {rejected} rejected", outcome.samples_appended);
+    if outcome.samples_appended == 0 {
+        return IngestError::BadRequest(format!("{summary}: {}", errors.join("; "))).into_response();
+    }
+    let body = serde_json::json!({
+        "status": "partial",
+        "accepted": outcome.samples_appended,
+        "rejected": rejected,
+        "errors": errors,
+    });
+    (StatusCode::OK, axum::Json(body)).into_response()
+}

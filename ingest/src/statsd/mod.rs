@@ -1,0 +1,1 @@
+// StatsD ingest: written by the statsd helper

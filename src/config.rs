@@ -1,0 +1,186 @@
+//! Settings: every one is a flag, an `ARGUS_*` environment variable and a key of the config
+//! file (`argus.toml` when present, or `--config FILE`), in that order of precedence.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+#[derive(Parser, Debug)]
+#[command(name = "argus", version, about = "One-binary observability backend: metrics, logs, traces, alerting")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Flags of `argus serve`. Every field is optional here so that the config file can supply
+/// what neither a flag nor the environment did.
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// Config file (TOML). Default: ./argus.toml if it exists.
+    #[arg(long, env = "ARGUS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where data lives. [default: ./data]
+    #[arg(long, env = "ARGUS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP listen address (UI, APIs, /metrics); port 0 picks a free port. [default: 0.0.0.0:8080]
+    #[arg(long, env = "ARGUS_HTTP")]
+    pub http: Option<SocketAddr>,
+    /// StatsD listen address, UDP and TCP on the same port. [default: 0.0.0.0:8125]
+    #[arg(long, env = "ARGUS_STATSD")]
+    pub statsd: Option<SocketAddr>,
+    /// How often StatsD aggregates are written, e.g. 10s. [default: 10s]
+    #[arg(long, env = "ARGUS_STATSD_FLUSH_INTERVAL", value_parser = parse_duration)]
+    pub statsd_flush_interval: Option<Duration>,
+    /// statsd_exporter mapping file (YAML).
+    #[arg(long, env = "ARGUS_STATSD_MAPPING")]
+    pub statsd_mapping: Option<PathBuf>,
+    /// Most StatsD series held at once; new ones beyond are rejected. [default: 100000]
+    #[arg(long, env = "ARGUS_STATSD_MAX_SERIES")]
+    pub statsd_max_series: Option<usize>,
+    /// How long samples are kept; 0 keeps them forever. [default: 15d]
+    #[arg(long, env = "ARGUS_RETENTION", value_parser = parse_duration)]
+    pub retention: Option<Duration>,
+    /// How far behind a series' newest sample a sample is still accepted. [default: 1h]
+    #[arg(long, env = "ARGUS_OUT_OF_ORDER_WINDOW", value_parser = parse_duration)]
+    pub out_of_order_window: Option<Duration>,
+    /// Log format on stderr. [default: text]
+    #[arg(long, env = "ARGUS_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Longest graceful shutdown before giving up. [default: 30s]
+    #[arg(long, env = "ARGUS_SHUTDOWN_TIMEOUT", value_parser = parse_duration)]
+    pub shutdown_timeout: Option<Duration>,
+}
+
+/// The config file's keys: the flags' names with underscores.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    http: Option<SocketAddr>,
+    statsd: Option<SocketAddr>,
+    statsd_flush_interval: Option<String>,
+    statsd_mapping: Option<PathBuf>,
+    statsd_max_series: Option<usize>,
+    retention: Option<String>,
+    out_of_order_window: Option<String>,
+    log_format: Option<LogFormat>,
+    shutdown_timeout: Option<String>,
+}
+
+/// Settings after precedence and validation.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub http: SocketAddr,
+    pub statsd: SocketAddr,
+    pub statsd_flush_interval: Duration,
+    pub statsd_mapping: Option<PathBuf>,
+    pub statsd_max_series: usize,
+    /// `None`: keep forever.
+    pub retention: Option<Duration>,
+    pub out_of_order_window: Duration,
+    pub log_format: LogFormat,
+    pub shutdown_timeout: Duration,
+}
+
+/// Durations as `10s`, `5m`, `15d`, `1h30m`, `250ms`; a bare `0` is zero.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e} (examples: 10s, 5m, 15d)"))
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => load_file(path)?,
+            None if Path::new("argus.toml").exists() => load_file(Path::new("argus.toml"))?,
+            None => FileConfig::default(),
+        };
+        let file_duration = |key: &str, v: &Option<String>| -> anyhow::Result<Option<Duration>> {
+            v.as_deref().map(parse_duration).transpose().map_err(|e| anyhow::anyhow!("config key {key}: {e}"))
+        };
+        let flush = self
+            .statsd_flush_interval
+            .or(file_duration("statsd_flush_interval", &file.statsd_flush_interval)?)
+            .unwrap_or(Duration::from_secs(10));
+        if flush < Duration::from_millis(100) {
+            bail!("statsd_flush_interval must be at least 100ms, got {flush:?}");
+        }
+        let retention = self
+            .retention
+            .or(file_duration("retention", &file.retention)?)
+            .unwrap_or(Duration::from_secs(15 * 86_400));
+        Ok(Settings {
+            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
+            http: self.http.or(file.http).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8080))),
+            statsd: self.statsd.or(file.statsd).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8125))),
+            statsd_flush_interval: flush,
+            statsd_mapping: self.statsd_mapping.or(file.statsd_mapping),
+            statsd_max_series: self.statsd_max_series.or(file.statsd_max_series).unwrap_or(100_000),
+            retention: (!retention.is_zero()).then_some(retention),
+            out_of_order_window: self
+                .out_of_order_window
+                .or(file_duration("out_of_order_window", &file.out_of_order_window)?)
+                .unwrap_or(Duration::from_secs(3600)),
+            log_format: self.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            shutdown_timeout: self
+                .shutdown_timeout
+                .or(file_duration("shutdown_timeout", &file.shutdown_timeout)?)
+                .unwrap_or(Duration::from_secs(30)),
+        })
+    }
+}
+
+fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("15d"), Ok(Duration::from_secs(15 * 86_400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("ten").is_err());
+    }
+
+    #[test]
+    fn flags_win_over_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("argus.toml");
+        std::fs::write(&path, "retention = \"0\"\nhttp = \"127.0.0.1:9000\"\nstatsd_flush_interval = \"2s\"\n").unwrap();
+        let args = ServeArgs { config: Some(path.clone()), http: Some("127.0.0.1:1".parse().unwrap()), ..Default::default() };
+        let s = args.resolve().unwrap();
+        assert_eq!(s.http.port(), 1);
+        assert_eq!(s.retention, None);
+        assert_eq!(s.statsd_flush_interval, Duration::from_secs(2));
+        assert_eq!(s.statsd.port(), 8125);
+        std::fs::write(&path, "no_such_key = 1\n").unwrap();
+        let err = ServeArgs { config: Some(path), ..Default::default() }.resolve().unwrap_err();
+        assert!(format!("{err:#}").contains("no_such_key"), "{err:#}");
+    }
+}

@@ -1,0 +1,40 @@
+//! The `argus` binary: command line, configuration, wiring of the crates, and shutdown.
+
+mod config;
+mod serve;
+mod telemetry;
+
+use clap::Parser;
+
+use config::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = match args.resolve() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("argus: {e:#}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            telemetry::init_logging(settings.log_format);
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("argus").build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("argus: cannot start the async runtime: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve::run(settings)) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("argus: {e:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! `argus serve`: opens storage, binds every listener, prints the ready line, and shuts
+//! down in order on SIGTERM/SIGINT: stop listening, flush StatsD, drain HTTP, close storage.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use prometheus::{Encoder, Registry, TextEncoder};
+use storage::{SeriesStore, SeriesStoreConfig, SeriesWriter};
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::telemetry::{HttpMetrics, access_log};
+
+#[derive(Clone)]
+struct Health {
+    ready: Arc<AtomicBool>,
+    registry: Registry,
+}
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let registry = Registry::new();
+    let build = prometheus::IntGaugeVec::new(
+        prometheus::Opts::new("argus_build_info", "Argus build information."),
+        &["version"],
+    )?;
+    build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+    registry.register(Box::new(build))?;
+
+    let mut store_config = SeriesStoreConfig::new(&settings.data_dir);
+    store_config.retention = settings.retention;
+    store_config.out_of_order_window = settings.out_of_order_window;
+    let store = {
+        let registry = registry.clone();
+        tokio::task::spawn_blocking(move || SeriesStore::open(store_config, &registry))
+            .await?
+            .with_context(|| format!("opening the series store in {}", settings.data_dir.display()))?
+    };
+    let writer: Arc<dyn SeriesWriter> = store.clone();
+    let ingest_metrics = ingest::IngestMetrics::new(&registry);
+
+    let mapping = match &settings.statsd_mapping {
+        Some(path) => Some(ingest::statsd::MappingConfig::load(path).with_context(|| format!("statsd mapping {}", path.display()))?),
+        None => None,
+    };
+    let statsd_config = ingest::statsd::StatsdConfig {
+        flush_interval: settings.statsd_flush_interval,
+        mapping,
+        max_series: settings.statsd_max_series,
+        ..ingest::statsd::StatsdConfig::default()
+    };
+    let statsd = ingest::statsd::StatsdServer::bind(settings.statsd, statsd_config, writer.clone(), ingest_metrics.clone())
+        .await
+        .with_context(|| format!("binding StatsD on {}", settings.statsd))?;
+    let statsd_addr = statsd.local_addr();
+
+    let listener = tokio::net::TcpListener::bind(settings.http).await.with_context(|| format!("binding HTTP on {}", settings.http))?;
+    let http_addr = listener.local_addr()?;
+
+    let health = Health { ready: Arc::new(AtomicBool::new(false)), registry: registry.clone() };
+    let admission = ingest::WriteAdmission::new(
+        std::thread::available_parallelism().map_or(4, |n| n.get() * 4),
+        std::time::Duration::from_secs(5),
+        &ingest_metrics,
+    );
+    let http_metrics = HttpMetrics::new(&registry)?;
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(health.clone())
+        .merge(ingest::prom::router(writer.clone(), ingest_metrics.clone(), admission, ingest::prom::PromIngestConfig::default()))
+        .merge(query::router(store.clone(), query::QueryConfig::default()))
+        .layer(axum::middleware::from_fn(move |req, next| access_log(http_metrics.clone(), req, next)));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let statsd_task = tokio::spawn(statsd.run(stopped(stop_rx.clone())));
+    let http_task = tokio::spawn(
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .into_future(),
+    );
+
+    health.ready.store(true, Ordering::SeqCst);
+    println!("{}", serde_json::json!({"http": http_addr.to_string(), "statsd": statsd_addr.to_string()}));
+    tracing::info!(http = %http_addr, statsd = %statsd_addr, data_dir = %settings.data_dir.display(), "argus is ready");
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    health.ready.store(false, Ordering::SeqCst);
+    let _ = stop_tx.send(true);
+    let shutdown = async {
+        match statsd_task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "statsd flush at shutdown failed"),
+            Err(e) => tracing::error!(error = %e, "statsd task failed"),
+        }
+        if let Err(e) = http_task.await {
+            tracing::error!(error = %e, "http server task failed");
+        }
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.close()).await
+    };
+    match tokio::time::timeout(settings.shutdown_timeout, shutdown).await {
+        Ok(Ok(Ok(()))) => {
+            tracing::info!("shutdown complete");
+            Ok(())
+        }
+        Ok(Ok(Err(e))) => Err(e).context("closing storage"),
+        Ok(Err(e)) => Err(e).context("closing storage"),
+        Err(_) => anyhow::bail!(
+            "shutdown took longer than {:?}; acknowledged data is safe in the write-ahead log",
+            settings.shutdown_timeout
+        ),
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn readyz(State(h): State<Health>) -> impl IntoResponse {
+    if h.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+async fn metrics(State(h): State<Health>) -> impl IntoResponse {
+    let mut buf = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&h.registry.gather(), &mut buf) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], e.to_string().into_bytes());
+    }
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], buf)
+}

@@ -1,0 +1,28 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong inside the storage crate.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("i/o on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("data corruption in {path}: {detail}")]
+    Corruption { path: PathBuf, detail: String },
+    #[error("invalid matcher: {0}")]
+    InvalidMatcher(String),
+    #[error("invalid labels: {0}")]
+    InvalidLabels(String),
+    #[error("storage is shutting down")]
+    ShuttingDown,
+}
+
+impl StorageError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StorageError::Io { path: path.into(), source }
+    }
+}

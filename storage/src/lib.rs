@@ -1,0 +1,20 @@
+//! Argus storage: the data model shared by every crate (labels, samples, matchers) and the
+//! stores that keep it. Today that is the time-series store ([`SeriesStore`]) on RocksDB:
+//! a write-ahead log of our own with group commit, in-memory head buffers, compressed
+//! chunks partitioned by time, an in-memory inverted index rebuilt from the series table at
+//! start-up, retention by whole partitions and background compaction. Writers reach it
+//! through the [`SeriesWriter`] trait so that a stream-backed writer can stand in for it in
+//! cluster mode. The on-disk layout is written down in `storage/docs/format.md`.
+
+mod error;
+mod metrics;
+mod model;
+mod series;
+
+pub use error::StorageError;
+pub use metrics::StorageMetrics;
+pub use model::{
+    Label, Labels, MatchOp, Matcher, METRIC_NAME, STALE_NAN_BITS, Sample, SeriesSamples,
+    is_stale_nan, stale_nan,
+};
+pub use series::{AppendOutcome, SeriesId, SeriesRef, SeriesStore, SeriesStoreConfig, SeriesWriter};
