@@ -1,19 +1,18 @@
 //! Scenario `disk`: bytes per sample on disk for a realistic day of data, with full read-back.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use crate::gen::{self, DiskWorkload};
+use crate::Ctx;
 use crate::http::{self, Payload};
 use crate::procfs::{self, DirSize};
 use crate::proto;
 use crate::report::{ScenarioReport, fmt_bytes, fmt_int};
 use crate::server::ServerOpts;
-use crate::throughput::aligned_now_ms;
-use crate::Ctx;
+use crate::throughput::{aligned_now_ms, shard_series};
+use crate::workload::{self, DiskWorkload};
 
 const TARGET_BYTES_PER_SAMPLE: f64 = 1.5;
 
@@ -67,7 +66,7 @@ fn inner(ctx: &Ctx, variant: &str) -> Result<ScenarioReport> {
     let start_ms = aligned_now_ms() - n_samples as i64 * interval_ms - 600_000;
     eprintln!("disk: generating {variant} ...");
     let t = Instant::now();
-    let w = gen::disk_workload(
+    let w = workload::disk_workload(
         o.disk_series,
         n_samples,
         interval_ms,
@@ -77,12 +76,12 @@ fn inner(ctx: &Ctx, variant: &str) -> Result<ScenarioReport> {
         o.disk_mix,
     );
     let total = w.samples();
-    let payloads = encode(&w, o.disk_samples_per_request)?;
+    let payloads = encode(&w, o.disk_samples_per_request, o.disk_clients)?;
     eprintln!(
         "disk: {} samples in {} bodies ({}), prepared in {:.1} s",
         fmt_int(total as f64),
-        payloads.len(),
-        fmt_bytes(payloads.iter().map(|p| p.body.len() as u64).sum()),
+        payloads.iter().map(Vec::len).sum::<usize>(),
+        fmt_bytes(payloads.iter().flatten().map(|p| p.body.len() as u64).sum()),
         t.elapsed().as_secs_f64()
     );
 
@@ -96,8 +95,7 @@ fn inner(ctx: &Ctx, variant: &str) -> Result<ScenarioReport> {
         &ctx.client,
         &format!("{base}/api/v1/write"),
         proto::headers(),
-        Arc::new(payloads),
-        o.disk_clients,
+        payloads,
         None,
     ));
     if load.errors > 0 || load.samples_ok != total {
@@ -130,10 +128,13 @@ fn inner(ctx: &Ctx, variant: &str) -> Result<ScenarioReport> {
 
     eprintln!("disk: restarting on the same data directory and reading everything back ...");
     let server = ctx.start_server(&name, &ServerOpts::default())?;
-    let verify = ctx.rt.block_on(verify(ctx, &server.base_url(), &w, interval_ms))?;
+    let verify = ctx
+        .rt
+        .block_on(verify(ctx, &server.base_url(), &w, interval_ms))?;
     let after_restart = procfs::dir_size(&data_dir)?;
     let _ = server.terminate(Duration::from_secs(600));
 
+    let counters = w.series.iter().filter(|s| s.kind.is_counter()).count();
     let bps = after.total as f64 / total as f64;
     let mut r = ScenarioReport::new("disk", variant);
     r.value = Some(bps);
@@ -174,13 +175,15 @@ fn inner(ctx: &Ctx, variant: &str) -> Result<ScenarioReport> {
     md.push_str(&row("after SIGTERM (flushed, compacted)", &after));
     md.push_str(&row("after restart and full read-back", &after_restart));
     md.push_str(&format!(
-        "\n- written: {} samples ({} series x {} samples) through remote_write in {:.1} s = {} samples/s, {} samples/request, {} clients\n",
+        "\n- written: {} samples ({} series: {} counters, {} gauges; x {} samples) through remote_write in {:.1} s = {} samples/s, {} samples/request, {} clients\n",
         fmt_int(total as f64),
         w.series.len(),
+        counters,
+        w.series.len() - counters,
         n_samples,
         load.elapsed.as_secs_f64(),
         fmt_int(write_rate),
-        o.disk_samples_per_request * w.series.len(),
+        o.disk_samples_per_request * w.series.len().div_ceil(o.disk_clients.max(1)),
         o.disk_clients,
     ));
     md.push_str(&format!(
@@ -217,13 +220,14 @@ fn inner(ctx: &Ctx, variant: &str) -> Result<ScenarioReport> {
          ~3 % of counters reset once) and 10 noisy gauges (4 CPU percent with 1-2 decimals, 3 \
          memory byte counts, 2 latencies in seconds at ns resolution, 1 in ms with 3 decimals); \
          seed {}, timestamp jitter +-{} ms",
-        gen::SERIES_PER_TARGET,
+        workload::SERIES_PER_TARGET,
         o.disk_seed,
         o.disk_ts_jitter_ms
     ));
     r.details = serde_json::json!({
         "samples": total,
         "series": w.series.len(),
+        "counter_series": counters,
         "bytes_per_sample": bps,
         "before_shutdown": before,
         "after_shutdown": after,
@@ -238,9 +242,10 @@ fn inner(ctx: &Ctx, variant: &str) -> Result<ScenarioReport> {
     Ok(r)
 }
 
-/// Time-major remote_write bodies: every request carries `per_series` consecutive samples of
-/// every series, so each series' timestamps only ever increase, as with a live Prometheus.
-fn encode(w: &DiskWorkload, per_series: usize) -> Result<Vec<Payload>> {
+/// Time-major remote_write bodies, one list per client: the series are dealt to the clients
+/// (`i % clients`, like Prometheus' shards) and every request carries `per_series` consecutive
+/// samples of each of its client's series, so each series' timestamps only ever increase.
+fn encode(w: &DiskWorkload, per_series: usize, clients: usize) -> Result<Vec<Vec<Payload>>> {
     let per_series = per_series.max(1);
     let labels: Vec<Vec<proto::Label>> = w
         .series
@@ -256,28 +261,35 @@ fn encode(w: &DiskWorkload, per_series: usize) -> Result<Vec<Payload>> {
         .collect();
     let n = w.series.first().map(|s| s.values.len()).unwrap_or(0);
     let mut out = Vec::new();
-    for from in (0..n).step_by(per_series) {
-        let to = (from + per_series).min(n);
-        let mut req = proto::WriteRequest::default();
-        let mut count = 0u64;
-        for (s, l) in w.series.iter().zip(&labels) {
-            let ts = &w.timestamps[s.target];
-            let samples: Vec<proto::Sample> = (from..to)
-                .map(|k| proto::Sample {
-                    value: s.values[k],
-                    timestamp: ts[k],
-                })
-                .collect();
-            count += samples.len() as u64;
-            req.timeseries.push(proto::TimeSeries {
-                labels: l.clone(),
-                samples,
-            });
+    for ids in shard_series(w.series.len(), clients) {
+        let mut bodies = Vec::new();
+        for from in (0..n).step_by(per_series) {
+            let to = (from + per_series).min(n);
+            let mut req = proto::WriteRequest::default();
+            let mut count = 0u64;
+            for &i in &ids {
+                let s = &w.series[i];
+                let ts = &w.timestamps[s.target];
+                let samples: Vec<proto::Sample> = (from..to)
+                    .map(|k| proto::Sample {
+                        value: s.values[k],
+                        timestamp: ts[k],
+                    })
+                    .collect();
+                count += samples.len() as u64;
+                req.timeseries.push(proto::TimeSeries {
+                    labels: labels[i].clone(),
+                    samples,
+                });
+            }
+            if count > 0 {
+                bodies.push(Payload {
+                    body: proto::encode(&req)?,
+                    samples: count,
+                });
+            }
         }
-        out.push(Payload {
-            body: proto::encode(&req)?,
-            samples: count,
-        });
+        out.push(bodies);
     }
     Ok(out)
 }
@@ -372,11 +384,12 @@ async fn verify(ctx: &Ctx, base: &str, w: &DiskWorkload, interval_ms: i64) -> Re
     )
     .await?;
     v.read_seconds = t.elapsed().as_secs_f64();
-    if v.series_found < v.series_expected && v.examples.len() < 5 {
-        if let Some(i) = seen.iter().position(|s| !s) {
-            v.examples
-                .push(format!("missing series {:?}", w.series[i].labels));
-        }
+    if v.series_found < v.series_expected
+        && v.examples.len() < 5
+        && let Some(i) = seen.iter().position(|s| !s)
+    {
+        v.examples
+            .push(format!("missing series {:?}", w.series[i].labels));
     }
     Ok(v)
 }

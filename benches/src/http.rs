@@ -2,8 +2,6 @@
 //! closed-loop load runner used by the import and remote_write scenarios.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -154,8 +152,10 @@ pub(crate) async fn export_each(
     if let Some(e) = end_s {
         url.push_str(&format!("&end={e:.3}"));
     }
+    // A day of 1,000 series is hundreds of MB of JSON: allow far more than the client default.
     let mut resp = client
         .get(&url)
+        .timeout(Duration::from_secs(1800))
         .send()
         .await
         .with_context(|| format!("GET {url}"))?;
@@ -266,35 +266,33 @@ pub(crate) struct LoadResult {
     pub(crate) pool_exhausted: bool,
 }
 
-/// Closed-loop load: `clients` concurrent tasks take the next payload in order and POST it,
-/// until the pool is used up or `deadline` has passed. 429/503 answers are retried after
-/// `Retry-After` (at most 1 s) like Prometheus does; other failures are counted, not retried.
-/// Bounded in requests (the pool) and in time (the deadline plus one request timeout).
+/// Closed-loop load: one task per shard POSTs that shard's payloads in order (each series
+/// lives in exactly one shard, as with Prometheus' remote_write shards, so every series'
+/// samples arrive in time order) until its shard is used up or `deadline` has passed.
+/// 429/503 answers are retried after `Retry-After` (at most 1 s) like Prometheus does; other
+/// failures are counted, not retried. Bounded in requests (the shards) and in time (the
+/// deadline plus one request timeout).
 pub(crate) async fn run_load(
     client: &reqwest::Client,
     url: &str,
     headers: HeaderMap,
-    payloads: Arc<Vec<Payload>>,
-    clients: usize,
+    shards: Vec<Vec<Payload>>,
     deadline: Option<Duration>,
 ) -> LoadResult {
-    let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients.max(1) {
+    for shard in shards {
         let client = client.clone();
         let url = url.to_string();
         let headers = headers.clone();
-        let payloads = payloads.clone();
-        let next = next.clone();
         tasks.push(tokio::spawn(async move {
             let mut r = LoadResult::default();
+            let mut pending = shard.into_iter();
             loop {
                 if deadline.is_some_and(|d| start.elapsed() >= d) {
                     break;
                 }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(p) = payloads.get(i) else {
+                let Some(p) = pending.next() else {
                     r.pool_exhausted = true;
                     break;
                 };
@@ -343,8 +341,9 @@ pub(crate) async fn run_load(
                             let status = resp.status();
                             let body = resp.text().await.unwrap_or_default();
                             r.errors += 1;
-                            r.first_error
-                                .get_or_insert_with(|| format!("{status}: {}", truncate(&body, 300)));
+                            r.first_error.get_or_insert_with(|| {
+                                format!("{status}: {}", truncate(&body, 300))
+                            });
                             break;
                         }
                         Err(e) => {
@@ -374,7 +373,9 @@ pub(crate) async fn run_load(
             }
             Err(e) => {
                 total.errors += 1;
-                total.first_error.get_or_insert_with(|| format!("task: {e}"));
+                total
+                    .first_error
+                    .get_or_insert_with(|| format!("task: {e}"));
             }
         }
     }

@@ -5,7 +5,6 @@
 //! See `benches/README.md`.
 
 mod disk;
-mod gen;
 mod http;
 mod memory;
 mod procfs;
@@ -14,6 +13,7 @@ mod report;
 mod server;
 mod statsd;
 mod throughput;
+mod workload;
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -105,6 +105,10 @@ pub(crate) struct Opts {
     /// Keep the data directories and server logs instead of deleting them.
     #[arg(long)]
     keep_data: bool,
+    /// Smoke test of the benchmark itself (e.g. against a debug build): seconds instead of
+    /// minutes, small sizes. Overrides the size and duration options; its figures mean nothing.
+    #[arg(long)]
+    quick: bool,
     /// Tokio worker threads of the HTTP load generator.
     #[arg(long, default_value_t = 1)]
     pub(crate) client_threads: usize,
@@ -170,8 +174,8 @@ pub(crate) struct Opts {
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub(crate) disk_interval: Duration,
     /// Disk: which kinds of series.
-    #[arg(long, value_enum, default_value_t = gen::Mix::All)]
-    pub(crate) disk_mix: gen::Mix,
+    #[arg(long, value_enum, default_value_t = workload::Mix::All)]
+    pub(crate) disk_mix: workload::Mix,
     /// Disk: uniform +-jitter of scrape timestamps in ms (0: perfectly regular, as Prometheus
     /// produces with its default timestamp alignment).
     #[arg(long, default_value_t = 0)]
@@ -249,10 +253,27 @@ fn main() {
 }
 
 /// Runs the chosen scenarios and prints the report; `Ok(false)` when a scenario errored.
-fn run(opts: Opts) -> Result<bool> {
+fn run(mut opts: Opts) -> Result<bool> {
+    if opts.quick {
+        let two = Duration::from_secs(2);
+        opts.statsd_duration = two;
+        opts.statsd_rates = vec![50_000, 100_000];
+        opts.import_duration = two;
+        opts.import_max_samples = 200_000;
+        opts.rw_duration = two;
+        opts.rw_max_samples = 500_000;
+        opts.disk_series = 100;
+        opts.disk_hours = 1.0;
+        opts.memory_series = 10_000;
+        opts.memory_settle = Duration::from_secs(1);
+    }
     let mut order = Vec::new();
     for s in &opts.scenarios {
-        let expand: &[Scenario] = if *s == Scenario::All { &ALL } else { std::slice::from_ref(s) };
+        let expand: &[Scenario] = if *s == Scenario::All {
+            &ALL
+        } else {
+            std::slice::from_ref(s)
+        };
         for e in expand {
             if !order.contains(e) {
                 order.push(*e);
@@ -319,6 +340,7 @@ fn run(opts: Opts) -> Result<bool> {
         git_revision: git_revision(&server::workspace_root()),
         machine,
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        quick: ctx.opts.quick,
         scenarios,
     };
     print!("{}", report.markdown());

@@ -1,6 +1,5 @@
 //! Scenario `memory`: server RSS per active series.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -9,8 +8,8 @@ use crate::http::{self, Payload};
 use crate::proto;
 use crate::report::{ScenarioReport, fmt_bytes, fmt_int};
 use crate::server::{Server, ServerOpts};
-use crate::throughput::{aligned_now_ms, universe_proto_labels};
-use crate::{Ctx, gen};
+use crate::throughput::{aligned_now_ms, shard_series, universe_proto_labels};
+use crate::{Ctx, workload};
 
 const TARGET_BYTES_PER_SERIES: f64 = 2048.0;
 const SERIES_PER_REQUEST: usize = 1000;
@@ -28,45 +27,50 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<ScenarioReport> {
     }]
 }
 
-/// remote_write bodies for series `from..to`, `rounds` samples each, 10 s apart, time-major.
+/// remote_write bodies for series `from..to`, `rounds` samples each, 10 s apart, time-major,
+/// one list per client (series dealt `i % clients`, so each series' samples stay in order).
 fn payloads(
     labels: &[Vec<proto::Label>],
     from: usize,
     to: usize,
     rounds: usize,
     base_ms: i64,
-) -> Result<Vec<Payload>> {
+    clients: usize,
+) -> Result<Vec<Vec<Payload>>> {
     let mut out = Vec::new();
-    for r in 0..rounds {
-        for chunk in (from..to).step_by(SERIES_PER_REQUEST) {
-            let end = (chunk + SERIES_PER_REQUEST).min(to);
-            let mut req = proto::WriteRequest::default();
-            for (i, l) in labels.iter().enumerate().take(end).skip(chunk) {
-                req.timeseries.push(proto::TimeSeries {
-                    labels: l.clone(),
-                    samples: vec![proto::Sample {
-                        value: gen::universe_value(i, r),
-                        timestamp: base_ms + r as i64 * 10_000,
-                    }],
+    for ids in shard_series(to - from, clients) {
+        let mut bodies = Vec::new();
+        for r in 0..rounds {
+            for chunk in ids.chunks(SERIES_PER_REQUEST) {
+                let mut req = proto::WriteRequest::default();
+                for &k in chunk {
+                    let i = from + k;
+                    req.timeseries.push(proto::TimeSeries {
+                        labels: labels[i].clone(),
+                        samples: vec![proto::Sample {
+                            value: workload::universe_value(i, r),
+                            timestamp: base_ms + r as i64 * 10_000,
+                        }],
+                    });
+                }
+                bodies.push(Payload {
+                    body: proto::encode(&req)?,
+                    samples: chunk.len() as u64,
                 });
             }
-            out.push(Payload {
-                body: proto::encode(&req)?,
-                samples: (end - chunk) as u64,
-            });
         }
+        out.push(bodies);
     }
     Ok(out)
 }
 
-fn write(ctx: &Ctx, server: &Server, p: Vec<Payload>) -> Result<Duration> {
-    let expected: u64 = p.iter().map(|p| p.samples).sum();
+fn write(ctx: &Ctx, server: &Server, p: Vec<Vec<Payload>>) -> Result<Duration> {
+    let expected: u64 = p.iter().flatten().map(|p| p.samples).sum();
     let load = ctx.rt.block_on(http::run_load(
         &ctx.client,
         &format!("{}/api/v1/write", server.base_url()),
         proto::headers(),
-        Arc::new(p),
-        ctx.opts.memory_clients,
+        p,
         None,
     ));
     if load.errors > 0 || load.samples_ok != expected {
@@ -85,11 +89,14 @@ fn inner(ctx: &Ctx, variant: &str) -> Result<ScenarioReport> {
     let n = o.memory_series.max(2);
     let rounds = o.memory_samples_per_series.max(1);
     let half = n / 2;
-    eprintln!("memory: encoding bodies for {} series ...", fmt_int(n as f64));
+    eprintln!(
+        "memory: encoding bodies for {} series ...",
+        fmt_int(n as f64)
+    );
     let labels = universe_proto_labels("bench_mem_", n);
     let base = aligned_now_ms() - rounds as i64 * 10_000;
-    let first = payloads(&labels, 0, half, rounds, base)?;
-    let second = payloads(&labels, half, n, rounds, base)?;
+    let first = payloads(&labels, 0, half, rounds, base, o.memory_clients)?;
+    let second = payloads(&labels, half, n, rounds, base, o.memory_clients)?;
     drop(labels);
 
     let name = format!("memory-{}", ctx.next_id());
@@ -120,7 +127,9 @@ fn inner(ctx: &Ctx, variant: &str) -> Result<ScenarioReport> {
     let write_secs = t.elapsed().as_secs_f64();
     std::thread::sleep(o.memory_settle);
     let full = server.mem();
-    let metrics = ctx.rt.block_on(http::read_metrics(&ctx.client, &base_url))?;
+    let metrics = ctx
+        .rt
+        .block_on(http::read_metrics(&ctx.client, &base_url))?;
     let series_count = metrics.get("series").copied().flatten();
     let shutdown = server.terminate(Duration::from_secs(120));
 
@@ -154,7 +163,9 @@ fn inner(ctx: &Ctx, variant: &str) -> Result<ScenarioReport> {
         fmt_bytes(full.hwm),
         per_series,
         marginal,
-        series_count.map(fmt_int).unwrap_or_else(|| "not on /metrics".into()),
+        series_count
+            .map(fmt_int)
+            .unwrap_or_else(|| "not on /metrics".into()),
         rounds,
         SERIES_PER_REQUEST,
         write_secs,

@@ -67,6 +67,8 @@ pub(crate) struct Report {
     pub(crate) git_revision: Option<String>,
     pub(crate) machine: Machine,
     pub(crate) command: String,
+    /// `--quick`: a smoke test of the benchmark, not a measurement.
+    pub(crate) quick: bool,
     pub(crate) scenarios: Vec<ScenarioReport>,
 }
 
@@ -97,6 +99,12 @@ impl Report {
                 .unwrap_or_default(),
             self.command,
         ));
+        if self.quick {
+            md.push_str(
+                "**QUICK MODE (`--quick`): a smoke test of the benchmark with tiny sizes; these \
+                 figures are not measurements.**\n\n",
+            );
+        }
         md.push_str("## Summary\n\n");
         md.push_str(
             "| scenario | variant | result | p50 | p99 | on disk | server RSS peak | server CPU | target | met |\n\

@@ -20,9 +20,9 @@ pub(crate) fn workspace_root() -> PathBuf {
 
 /// Where the `argus` binary is, building it first unless told not to.
 ///
-/// Order: `--argus PATH` as given (never built); otherwise `cargo build --release --bin argus`
-/// in the workspace (a no-op when up to date; it inherits this environment, so
-/// `CARGO_TARGET_DIR`, `ROCKSDB_LIB_DIR` and friends apply) and the executable cargo reports;
+/// Order: `--argus PATH` as given (never built); otherwise `scripts/build-rocksdb` and
+/// `cargo build --release --locked --bin argus` in the workspace (no-ops when up to date; they
+/// inherit this environment, so `CARGO_TARGET_DIR` applies) and the executable cargo reports;
 /// with `--no-build`: `$CARGO_TARGET_DIR/release/argus`, `<workspace>/target/release/argus`,
 /// then the directory of this benchmark's own executable.
 pub(crate) fn locate_argus(explicit: Option<&Path>, build: bool) -> Result<PathBuf> {
@@ -39,7 +39,12 @@ pub(crate) fn locate_argus(explicit: Option<&Path>, build: bool) -> Result<PathB
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         candidates.push(PathBuf::from(dir).join("release").join("argus"));
     }
-    candidates.push(workspace_root().join("target").join("release").join("argus"));
+    candidates.push(
+        workspace_root()
+            .join("target")
+            .join("release")
+            .join("argus"),
+    );
     if let Ok(exe) = std::env::current_exe()
         && let Some(dir) = exe.parent()
     {
@@ -63,13 +68,31 @@ pub(crate) fn locate_argus(explicit: Option<&Path>, build: bool) -> Result<PathB
 }
 
 fn build_release() -> Result<PathBuf> {
+    // The workspace links a prebuilt static RocksDB (.cargo/config.toml); this script makes it
+    // available (compiled once per machine, a no-op afterwards).
+    let script = workspace_root().join("scripts").join("build-rocksdb");
+    if script.is_file() {
+        eprintln!("argus-bench: scripts/build-rocksdb ...");
+        let status = Command::new(&script)
+            .current_dir(workspace_root())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .status()
+            .with_context(|| format!("running {}", script.display()))?;
+        if !status.success() {
+            bail!("{} failed ({status})", script.display());
+        }
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("argus-bench: cargo build --release --bin argus (no-op when up to date) ...");
+    eprintln!(
+        "argus-bench: cargo build --release --locked --bin argus (no-op when up to date) ..."
+    );
     let mut child = Command::new(cargo)
         .current_dir(workspace_root())
         .args([
             "build",
             "--release",
+            "--locked",
             "--bin",
             "argus",
             "--message-format=json-render-diagnostics",
@@ -120,9 +143,7 @@ pub(crate) struct Server {
     child: Child,
     pub(crate) http: SocketAddr,
     pub(crate) statsd: Option<SocketAddr>,
-    pub(crate) data_dir: PathBuf,
-    pub(crate) log_path: PathBuf,
-    pub(crate) started: Instant,
+    log_path: PathBuf,
 }
 
 impl Server {
@@ -151,7 +172,6 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
-        let started = Instant::now();
         let mut child = cmd
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
@@ -201,9 +221,7 @@ impl Server {
             child,
             http,
             statsd: addr("statsd"),
-            data_dir: data_dir.to_path_buf(),
             log_path: log_path.to_path_buf(),
-            started,
         })
     }
 
@@ -246,11 +264,6 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-
-    /// Whether the child is still running.
-    pub(crate) fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
     }
 }
 

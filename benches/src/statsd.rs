@@ -49,7 +49,10 @@ pub(crate) fn run(ctx: &Ctx) -> Vec<ScenarioReport> {
         let mut steps = Vec::new();
         let mut error = None;
         for &rate in &o.statsd_rates {
-            eprintln!("statsd: {variant}, target {} lines/s ...", fmt_int(rate as f64));
+            eprintln!(
+                "statsd: {variant}, target {} lines/s ...",
+                fmt_int(rate as f64)
+            );
             match run_step(ctx, lpp, rate) {
                 Ok(step) => {
                     eprintln!(
@@ -163,7 +166,7 @@ fn summarise(
         }
     }
     r.details_md = md;
-    r.details_json = serde_json::to_value(&steps).unwrap_or_default();
+    r.details = serde_json::to_value(&steps).unwrap_or_default();
     r
 }
 
@@ -260,7 +263,13 @@ fn run_step(ctx: &Ctx, lpp: usize, rate: u64) -> Result<Step> {
     let lines_counted = delta("statsd_lines_udp");
     let rejects = delta("statsd_rejects");
     let sent_f = sent.lines as f64;
-    let loss = |got: f64| if sent_f > 0.0 { 1.0 - got / sent_f } else { 0.0 };
+    let loss = |got: f64| {
+        if sent_f > 0.0 {
+            1.0 - got / sent_f
+        } else {
+            0.0
+        }
+    };
     let (lines_stored, series_read_back, mut note) = match readback {
         Ok((t, n)) => (Some(t), n, None),
         Err(e) => (None, 0, Some(format!("storage read-back failed: {e:#}"))),
@@ -318,7 +327,12 @@ fn run_step(ctx: &Ctx, lpp: usize, rate: u64) -> Result<Step> {
 }
 
 /// Sum of the latest value of every counter series, and the number of series.
-async fn read_counters(ctx: &Ctx, base: &str, selector: &str, start_s: f64) -> Result<(f64, usize)> {
+async fn read_counters(
+    ctx: &Ctx,
+    base: &str,
+    selector: &str,
+    start_s: f64,
+) -> Result<(f64, usize)> {
     let mut total = 0.0;
     http::export_each(
         &ctx.client,
@@ -334,7 +348,11 @@ async fn read_counters(ctx: &Ctx, base: &str, selector: &str, start_s: f64) -> R
                 .max_by_key(|(t, _)| **t)
                 .map(|(_, v)| *v);
             if s.timestamps.len() != s.values.len() {
-                bail!("export: {} values but {} timestamps", s.values.len(), s.timestamps.len());
+                bail!(
+                    "export: {} values but {} timestamps",
+                    s.values.len(),
+                    s.timestamps.len()
+                );
             }
             total += latest.unwrap_or(0.0);
             Ok(())

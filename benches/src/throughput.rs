@@ -1,19 +1,18 @@
 //! Scenarios `import` and `remote_write`: samples/s through the HTTP ingest paths, closed-loop
 //! with concurrent clients, bodies encoded before the clock starts.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
-use crate::gen;
 use crate::http::{self, LoadResult, Payload};
 use crate::procfs;
 use crate::proto;
 use crate::report::{ScenarioReport, fmt_bytes, fmt_int, fmt_ms};
 use crate::server::ServerOpts;
+use crate::workload;
 use crate::{Ctx, Shape};
 
 const INTERVAL_MS: i64 = 10_000;
@@ -36,15 +35,23 @@ pub(crate) fn run_import(ctx: &Ctx) -> Vec<ScenarioReport> {
     );
     eprintln!("import: encoding bodies ...");
     let t = Instant::now();
-    let payloads = import_payloads(o.import_series, o.import_batch_lines, o.import_max_samples);
+    let payloads = import_payloads(
+        o.import_series,
+        o.import_batch_lines,
+        o.import_max_samples,
+        o.import_clients,
+    );
     eprintln!(
         "import: {} bodies, {} in {:.1} s",
-        payloads.len(),
-        fmt_bytes(payloads.iter().map(|p| p.body.len() as u64).sum()),
+        payloads.iter().map(Vec::len).sum::<usize>(),
+        fmt_bytes(payloads.iter().flatten().map(|p| p.body.len() as u64).sum()),
         t.elapsed().as_secs_f64()
     );
     let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     let r = run_throughput(
         ctx,
         "import",
@@ -52,7 +59,6 @@ pub(crate) fn run_import(ctx: &Ctx) -> Vec<ScenarioReport> {
         "/api/v1/import/prometheus",
         headers,
         payloads,
-        o.import_clients,
         o.import_duration,
         None,
     );
@@ -72,7 +78,7 @@ pub(crate) fn run_remote_write(ctx: &Ctx) -> Vec<ScenarioReport> {
         );
         eprintln!("remote_write: {variant}: encoding bodies ...");
         let t = Instant::now();
-        let payloads = match rw_payloads(o.rw_series, *shape, o.rw_max_samples) {
+        let payloads = match rw_payloads(o.rw_series, *shape, o.rw_max_samples, o.rw_clients) {
             Ok(p) => p,
             Err(e) => {
                 out.push(ScenarioReport::failed(
@@ -85,8 +91,8 @@ pub(crate) fn run_remote_write(ctx: &Ctx) -> Vec<ScenarioReport> {
         };
         eprintln!(
             "remote_write: {} bodies, {} in {:.1} s",
-            payloads.len(),
-            fmt_bytes(payloads.iter().map(|p| p.body.len() as u64).sum()),
+            payloads.iter().map(Vec::len).sum::<usize>(),
+            fmt_bytes(payloads.iter().flatten().map(|p| p.body.len() as u64).sum()),
             t.elapsed().as_secs_f64()
         );
         out.push(run_throughput(
@@ -96,7 +102,6 @@ pub(crate) fn run_remote_write(ctx: &Ctx) -> Vec<ScenarioReport> {
             "/api/v1/write",
             proto::headers(),
             payloads,
-            o.rw_clients,
             o.rw_duration,
             Some(1_000_000.0),
         ));
@@ -104,48 +109,80 @@ pub(crate) fn run_remote_write(ctx: &Ctx) -> Vec<ScenarioReport> {
     out
 }
 
+/// Series `0..n` dealt to `shards` clients (`i % shards`), like Prometheus' remote_write shards:
+/// each series is sent by one client only, so its samples arrive in time order.
+pub(crate) fn shard_series(n: usize, shards: usize) -> Vec<Vec<usize>> {
+    let shards = shards.max(1);
+    (0..shards)
+        .map(|s| (s..n).step_by(shards).collect())
+        .collect()
+}
+
 /// Text exposition bodies: the universe's series, one sample per series per 10 s round, rounds
-/// ending now, `batch_lines` lines per body, `max_samples` samples in all.
-fn import_payloads(series: usize, batch_lines: usize, max_samples: u64) -> Vec<Payload> {
+/// ending now, `batch_lines` lines per body, about `max_samples` samples in all, one body list
+/// per client.
+fn import_payloads(
+    series: usize,
+    batch_lines: usize,
+    max_samples: u64,
+    shards: usize,
+) -> Vec<Vec<Payload>> {
     let series = series.max(1);
     let batch_lines = batch_lines.max(1);
     let rounds = (max_samples as usize).div_ceil(series);
     let base = aligned_now_ms() - rounds as i64 * INTERVAL_MS;
     let prefixes: Vec<String> = (0..series)
-        .map(|i| gen::text_series(&gen::universe_labels("bench_import_", i)))
+        .map(|i| workload::text_series(&workload::universe_labels("bench_import_", i)))
         .collect();
-    let mut out = Vec::new();
-    let mut body = String::with_capacity(batch_lines * 128);
-    let mut lines = 0u64;
-    for k in 0..max_samples as usize {
-        let (r, i) = (k / series, k % series);
-        let v = gen::universe_value(i, r);
-        let ts = base + r as i64 * INTERVAL_MS;
-        body.push_str(&prefixes[i]);
-        body.push(' ');
-        body.push_str(&format!("{v} {ts}\n"));
-        lines += 1;
-        if lines as usize == batch_lines {
-            out.push(Payload {
-                body: Bytes::from(std::mem::take(&mut body).into_bytes()),
-                samples: lines,
-            });
-            body.reserve(batch_lines * 128);
-            lines = 0;
-        }
-    }
-    if lines > 0 {
-        out.push(Payload {
-            body: Bytes::from(body.into_bytes()),
-            samples: lines,
-        });
-    }
-    out
+    let cap = max_samples.div_ceil(shards.max(1) as u64);
+    shard_series(series, shards)
+        .into_iter()
+        .map(|ids| {
+            let mut out = Vec::new();
+            let mut body = String::with_capacity(batch_lines * 128);
+            let mut lines = 0u64;
+            let mut count = 0u64;
+            'rounds: for r in 0..rounds {
+                for &i in &ids {
+                    if count == cap {
+                        break 'rounds;
+                    }
+                    let v = workload::universe_value(i, r);
+                    let ts = base + r as i64 * INTERVAL_MS;
+                    body.push_str(&prefixes[i]);
+                    body.push_str(&format!(" {v} {ts}\n"));
+                    lines += 1;
+                    count += 1;
+                    if lines as usize == batch_lines {
+                        out.push(Payload {
+                            body: Bytes::from(std::mem::take(&mut body).into_bytes()),
+                            samples: lines,
+                        });
+                        body.reserve(batch_lines * 128);
+                        lines = 0;
+                    }
+                }
+            }
+            if lines > 0 {
+                out.push(Payload {
+                    body: Bytes::from(body.into_bytes()),
+                    samples: lines,
+                });
+            }
+            out
+        })
+        .collect()
 }
 
-/// remote_write bodies of `shape.series` series x `shape.samples` samples, time-major over the
-/// universe (every series gets `shape.samples` consecutive 10 s samples before time moves on).
-fn rw_payloads(series: usize, shape: Shape, max_samples: u64) -> Result<Vec<Payload>> {
+/// remote_write bodies of `shape.series` series x `shape.samples` samples, time-major over each
+/// client's series (every series gets `shape.samples` consecutive 10 s samples before time moves
+/// on), about `max_samples` samples in all, one body list per client.
+fn rw_payloads(
+    series: usize,
+    shape: Shape,
+    max_samples: u64,
+    shards: usize,
+) -> Result<Vec<Vec<Payload>>> {
     let series = series.max(1);
     if shape.series == 0 || shape.samples == 0 {
         bail!("empty shape");
@@ -155,38 +192,42 @@ fn rw_payloads(series: usize, shape: Shape, max_samples: u64) -> Result<Vec<Payl
     let rounds = blocks * shape.samples;
     let base = aligned_now_ms() - rounds as i64 * INTERVAL_MS;
     let labels = universe_proto_labels("bench_rw_", series);
+    let cap = max_samples.div_ceil(shards.max(1) as u64);
     let mut out = Vec::new();
-    let mut total = 0u64;
-    'outer: for b in 0..blocks {
-        for chunk_start in (0..series).step_by(shape.series) {
-            let chunk_end = (chunk_start + shape.series).min(series);
-            let mut req = proto::WriteRequest::default();
-            let mut n = 0u64;
-            for (i, l) in labels.iter().enumerate().take(chunk_end).skip(chunk_start) {
-                let samples = (0..shape.samples)
-                    .map(|s| {
-                        let r = b * shape.samples + s;
-                        proto::Sample {
-                            value: gen::universe_value(i, r),
-                            timestamp: base + r as i64 * INTERVAL_MS,
-                        }
-                    })
-                    .collect::<Vec<_>>();
-                n += samples.len() as u64;
-                req.timeseries.push(proto::TimeSeries {
-                    labels: l.clone(),
-                    samples,
+    for ids in shard_series(series, shards) {
+        let mut bodies = Vec::new();
+        let mut total = 0u64;
+        'blocks: for b in 0..blocks {
+            for chunk in ids.chunks(shape.series) {
+                let mut req = proto::WriteRequest::default();
+                let mut n = 0u64;
+                for &i in chunk {
+                    let samples = (0..shape.samples)
+                        .map(|s| {
+                            let r = b * shape.samples + s;
+                            proto::Sample {
+                                value: workload::universe_value(i, r),
+                                timestamp: base + r as i64 * INTERVAL_MS,
+                            }
+                        })
+                        .collect::<Vec<_>>();
+                    n += samples.len() as u64;
+                    req.timeseries.push(proto::TimeSeries {
+                        labels: labels[i].clone(),
+                        samples,
+                    });
+                }
+                bodies.push(Payload {
+                    body: proto::encode(&req)?,
+                    samples: n,
                 });
-            }
-            out.push(Payload {
-                body: proto::encode(&req)?,
-                samples: n,
-            });
-            total += n;
-            if total >= max_samples {
-                break 'outer;
+                total += n;
+                if total >= cap {
+                    break 'blocks;
+                }
             }
         }
+        out.push(bodies);
     }
     Ok(out)
 }
@@ -195,7 +236,7 @@ fn rw_payloads(series: usize, shape: Shape, max_samples: u64) -> Result<Vec<Payl
 pub(crate) fn universe_proto_labels(prefix: &str, n: usize) -> Vec<Vec<proto::Label>> {
     (0..n)
         .map(|i| {
-            let pairs = gen::universe_labels(prefix, i);
+            let pairs = workload::universe_labels(prefix, i);
             let refs: Vec<(&str, &str)> = pairs
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -212,13 +253,12 @@ fn run_throughput(
     variant: &str,
     path: &str,
     headers: HeaderMap,
-    payloads: Vec<Payload>,
-    clients: usize,
+    payloads: Vec<Vec<Payload>>,
     duration: Duration,
     target: Option<f64>,
 ) -> ScenarioReport {
     match throughput_inner(
-        ctx, scenario, variant, path, headers, payloads, clients, duration, target,
+        ctx, scenario, variant, path, headers, payloads, duration, target,
     ) {
         Ok(r) => r,
         Err(e) => ScenarioReport::failed(scenario, variant, format!("{e:#}")),
@@ -232,12 +272,12 @@ fn throughput_inner(
     variant: &str,
     path: &str,
     headers: HeaderMap,
-    payloads: Vec<Payload>,
-    clients: usize,
+    payloads: Vec<Vec<Payload>>,
     duration: Duration,
     target: Option<f64>,
 ) -> Result<ScenarioReport> {
-    let pool_samples: u64 = payloads.iter().map(|p| p.samples).sum();
+    let pool_samples: u64 = payloads.iter().flatten().map(|p| p.samples).sum();
+    let clients = payloads.len();
     let name = format!("{scenario}-{}", ctx.next_id());
     let server = ctx.start_server(&name, &ServerOpts::default())?;
     let base = server.base_url();
@@ -254,8 +294,7 @@ fn throughput_inner(
         &ctx.client,
         &url,
         headers,
-        Arc::new(payloads),
-        clients,
+        payloads,
         Some(duration),
     ));
     let secs = load.elapsed.as_secs_f64();
@@ -287,7 +326,8 @@ fn throughput_inner(
     r.value = Some(rate);
     r.result = format!("{} samples/s", fmt_int(rate));
     if load.errors > 0 {
-        r.result.push_str(&format!(" ({} failed requests)", load.errors));
+        r.result
+            .push_str(&format!(" ({} failed requests)", load.errors));
     }
     r.p50_ms = http::quantile_ms(&load.latencies, 0.5);
     r.p99_ms = http::quantile_ms(&load.latencies, 0.99);
@@ -386,7 +426,9 @@ mod tests {
 
     #[test]
     fn import_bodies_have_the_requested_lines() {
-        let p = import_payloads(100, 30, 95);
+        let shards = import_payloads(100, 30, 95, 1);
+        assert_eq!(shards.len(), 1);
+        let p = &shards[0];
         assert_eq!(p.len(), 4);
         assert_eq!(p[0].samples, 30);
         assert_eq!(p[3].samples, 5);
@@ -403,10 +445,13 @@ mod tests {
             series: 10,
             samples: 3,
         };
-        let p = rw_payloads(25, shape, 200).unwrap();
+        let shards = rw_payloads(25, shape, 200, 1).unwrap();
+        let p = &shards[0];
         let total: u64 = p.iter().map(|p| p.samples).sum();
         assert!(total >= 200);
-        let raw = snap::raw::Decoder::new().decompress_vec(&p[2].body).unwrap();
+        let raw = snap::raw::Decoder::new()
+            .decompress_vec(&p[2].body)
+            .unwrap();
         let req = proto::WriteRequest::decode(raw.as_slice()).unwrap();
         assert_eq!(req.timeseries.len(), 5);
         assert_eq!(req.timeseries[0].samples.len(), 3);
@@ -416,5 +461,14 @@ mod tests {
             .map(|s| s.timestamp)
             .collect();
         assert_eq!(ts[1] - ts[0], INTERVAL_MS);
+    }
+
+    #[test]
+    fn shards_partition_series() {
+        let s = shard_series(10, 3);
+        assert_eq!(s, vec![vec![0, 3, 6, 9], vec![1, 4, 7], vec![2, 5, 8]]);
+        let shards = import_payloads(10, 4, 40, 3);
+        let total: u64 = shards.iter().flatten().map(|p| p.samples).sum();
+        assert_eq!(total, 14 + 12 + 12);
     }
 }

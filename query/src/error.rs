@@ -44,7 +44,10 @@ pub enum QueryError {
 
 impl QueryError {
     pub(crate) fn invalid_param(param: &'static str, reason: impl Into<String>) -> Self {
-        QueryError::InvalidParam { param, reason: reason.into() }
+        QueryError::InvalidParam {
+            param,
+            reason: reason.into(),
+        }
     }
 
     /// The HTTP status and Prometheus `errorType` of this error.
@@ -54,10 +57,16 @@ impl QueryError {
             | QueryError::MissingParam { .. }
             | QueryError::InvalidLabelName { .. }
             | QueryError::Form { .. }
-            | QueryError::Storage(StorageError::InvalidMatcher(_)) => (StatusCode::BAD_REQUEST, "bad_data"),
+            | QueryError::Storage(StorageError::InvalidMatcher(_)) => {
+                (StatusCode::BAD_REQUEST, "bad_data")
+            }
             QueryError::TooManySeries { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "execution"),
-            QueryError::Storage(StorageError::ShuttingDown) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            QueryError::Storage(_) | QueryError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            QueryError::Storage(StorageError::ShuttingDown) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            QueryError::Storage(_) | QueryError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
         }
     }
 }
@@ -79,7 +88,11 @@ impl IntoResponse for QueryError {
         } else {
             tracing::debug!(error = %message, error_type, "query request rejected");
         }
-        let body = ErrorBody { status: "error", error_type, error: &message };
+        let body = ErrorBody {
+            status: "error",
+            error_type,
+            error: &message,
+        };
         (status, Json(body)).into_response()
     }
 }
@@ -91,8 +104,14 @@ mod tests {
     #[test]
     fn messages_name_the_parameter() {
         let e = QueryError::invalid_param("start", "cannot parse \"abc\" to a valid timestamp");
-        assert_eq!(e.to_string(), r#"invalid parameter "start": cannot parse "abc" to a valid timestamp"#);
-        assert_eq!(QueryError::MissingParam { param: "match[]" }.to_string(), "no match[] parameter provided");
+        assert_eq!(
+            e.to_string(),
+            r#"invalid parameter "start": cannot parse "abc" to a valid timestamp"#
+        );
+        assert_eq!(
+            QueryError::MissingParam { param: "match[]" }.to_string(),
+            "no match[] parameter provided"
+        );
         assert_eq!(
             QueryError::InvalidLabelName { name: "a-b".into() }.to_string(),
             r#"invalid label name: "a-b""#
@@ -101,7 +120,10 @@ mod tests {
 
     #[test]
     fn status_and_error_type() {
-        assert_eq!(QueryError::invalid_param("end", "x").kind(), (StatusCode::BAD_REQUEST, "bad_data"));
+        assert_eq!(
+            QueryError::invalid_param("end", "x").kind(),
+            (StatusCode::BAD_REQUEST, "bad_data")
+        );
         assert_eq!(
             QueryError::Storage(StorageError::InvalidMatcher("x".into())).kind(),
             (StatusCode::BAD_REQUEST, "bad_data")
@@ -115,7 +137,11 @@ mod tests {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         );
         assert_eq!(
-            QueryError::TooManySeries { selected: 2, limit: 1 }.kind(),
+            QueryError::TooManySeries {
+                selected: 2,
+                limit: 1
+            }
+            .kind(),
             (StatusCode::UNPROCESSABLE_ENTITY, "execution")
         );
     }

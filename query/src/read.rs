@@ -8,6 +8,21 @@ use storage::{Matcher, SeriesRef, SeriesStore, StorageError};
 
 use crate::error::QueryError;
 
+/// Prometheus' earliest time, `time.Unix(math.MinInt64/1000+62135596801, 0)`, in ms: the
+/// default `start` of its APIs, and the earliest time any read asks the store for.
+pub(crate) const MIN_TIME_MS: i64 = -9_223_309_901_257_974_000;
+/// Prometheus' latest time, `time.Unix(math.MaxInt64/1000-62135596801, 999999999)`, in ms.
+pub(crate) const MAX_TIME_MS: i64 = 9_223_309_901_257_974_999;
+
+/// The store answers label lookups over all of time from its in-memory index alone when asked
+/// for `[i64::MIN, i64::MAX]`; Prometheus' min and max time mean exactly that.
+fn label_lookup_bounds(mint: i64, maxt: i64) -> (i64, i64) {
+    (
+        if mint <= MIN_TIME_MS { i64::MIN } else { mint },
+        if maxt >= MAX_TIME_MS { i64::MAX } else { maxt },
+    )
+}
+
 /// Runs blocking store work off the async runtime.
 pub(crate) async fn blocking<T, F>(work: F) -> Result<T, QueryError>
 where
@@ -45,6 +60,7 @@ pub(crate) fn label_names_union(
     mint: i64,
     maxt: i64,
 ) -> Result<Vec<String>, StorageError> {
+    let (mint, maxt) = label_lookup_bounds(mint, maxt);
     union(sets, |set| store.label_names(set, mint, maxt))
 }
 
@@ -57,6 +73,7 @@ pub(crate) fn label_values_union(
     mint: i64,
     maxt: i64,
 ) -> Result<Vec<String>, StorageError> {
+    let (mint, maxt) = label_lookup_bounds(mint, maxt);
     union(sets, |set| store.label_values(name, set, mint, maxt))
 }
 

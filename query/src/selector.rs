@@ -26,13 +26,20 @@ pub(crate) fn parse_match_param(input: &str) -> Result<Vec<Vec<Matcher>>, String
         Err(e) => return Err(format!("cannot parse {input:?}: {e}")),
     };
     let Expr::VectorSelector(vs) = expr else {
-        return Err(format!("{input:?} is not a series selector such as up{{job=\"api\"}}"));
+        return Err(format!(
+            "{input:?} is not a series selector such as up{{job=\"api\"}}"
+        ));
     };
     if vs.offset.is_some() || vs.at.is_some() {
-        return Err(format!("{input:?}: offset and @ modifiers are not allowed in a series selector"));
+        return Err(format!(
+            "{input:?}: offset and @ modifiers are not allowed in a series selector"
+        ));
     }
     let sets = to_matcher_sets(&vs)?;
-    if sets.iter().any(|set| set.iter().all(Matcher::matches_empty)) {
+    if sets
+        .iter()
+        .any(|set| set.iter().all(Matcher::matches_empty))
+    {
         return Err(EMPTY_SELECTOR.to_string());
     }
     Ok(sets)
@@ -103,13 +110,18 @@ mod tests {
     #[test]
     fn bare_metric_name() {
         assert_eq!(parse("up"), vec![vec![m("__name__", MatchOp::Equal, "up")]]);
-        assert_eq!(parse("  ns:rate5m  "), vec![vec![m("__name__", MatchOp::Equal, "ns:rate5m")]]);
+        assert_eq!(
+            parse("  ns:rate5m  "),
+            vec![vec![m("__name__", MatchOp::Equal, "ns:rate5m")]]
+        );
     }
 
     #[test]
     fn name_and_matchers() {
         assert_eq!(
-            parse(r#"http_requests_total{job="api", code!="200", path=~"/a.*", method!~"GET|HEAD"}"#),
+            parse(
+                r#"http_requests_total{job="api", code!="200", path=~"/a.*", method!~"GET|HEAD"}"#
+            ),
             vec![vec![
                 m("__name__", MatchOp::Equal, "http_requests_total"),
                 m("job", MatchOp::Equal, "api"),
@@ -122,13 +134,25 @@ mod tests {
 
     #[test]
     fn name_as_matcher() {
-        assert_eq!(parse(r#"{__name__=~"http_.+"}"#), vec![vec![m("__name__", MatchOp::RegexMatch, "http_.+")]]);
+        assert_eq!(
+            parse(r#"{__name__=~"http_.+"}"#),
+            vec![vec![m("__name__", MatchOp::RegexMatch, "http_.+")]]
+        );
         assert_eq!(
             parse(r#"{__name__="up", job="x"}"#),
-            vec![vec![m("__name__", MatchOp::Equal, "up"), m("job", MatchOp::Equal, "x")]]
+            vec![vec![
+                m("__name__", MatchOp::Equal, "up"),
+                m("job", MatchOp::Equal, "x")
+            ]]
         );
         // the quoted-name form of Prometheus 3
-        assert_eq!(parse(r#"{"up", job="x"}"#), vec![vec![m("__name__", MatchOp::Equal, "up"), m("job", MatchOp::Equal, "x")]]);
+        assert_eq!(
+            parse(r#"{"up", job="x"}"#),
+            vec![vec![
+                m("__name__", MatchOp::Equal, "up"),
+                m("job", MatchOp::Equal, "x")
+            ]]
+        );
     }
 
     #[test]
@@ -136,8 +160,14 @@ mod tests {
         assert_eq!(
             parse(r#"up{job="a" or job="b"}"#),
             vec![
-                vec![m("__name__", MatchOp::Equal, "up"), m("job", MatchOp::Equal, "a")],
-                vec![m("__name__", MatchOp::Equal, "up"), m("job", MatchOp::Equal, "b")],
+                vec![
+                    m("__name__", MatchOp::Equal, "up"),
+                    m("job", MatchOp::Equal, "a")
+                ],
+                vec![
+                    m("__name__", MatchOp::Equal, "up"),
+                    m("job", MatchOp::Equal, "b")
+                ],
             ]
         );
     }
@@ -152,11 +182,21 @@ mod tests {
 
     #[test]
     fn selectors_matching_everything_are_rejected() {
-        for s in [r#"{}"#, r#"{job=""}"#, r#"{job=~".*"}"#, r#"{job!~".+"}"#, r#"{job!="a"}"#, r#"{__name__=~".*"}"#] {
+        for s in [
+            r#"{}"#,
+            r#"{job=""}"#,
+            r#"{job=~".*"}"#,
+            r#"{job!~".+"}"#,
+            r#"{job!="a"}"#,
+            r#"{__name__=~".*"}"#,
+        ] {
             assert_eq!(parse_match_param(s), Err(EMPTY_SELECTOR.to_string()), "{s}");
         }
         // one alternative matching everything makes the union match everything
-        assert_eq!(parse_match_param(r#"{job="a" or x=~".*"}"#), Err(EMPTY_SELECTOR.to_string()));
+        assert_eq!(
+            parse_match_param(r#"{job="a" or x=~".*"}"#),
+            Err(EMPTY_SELECTOR.to_string())
+        );
         // a non-empty matcher next to empty ones is enough
         assert!(parse_match_param(r#"{job=~".*", instance="a"}"#).is_ok());
         assert!(parse_match_param(r#"{__name__=~".+"}"#).is_ok());
@@ -170,13 +210,23 @@ mod tests {
         assert!(e.contains("up{job=x}"), "{e}");
         let e = parse_match_param("").err().unwrap_or_default();
         assert!(e.starts_with(r#"cannot parse """#), "{e}");
-        let e = parse_match_param(r#"up{__name__="x"}"#).err().unwrap_or_default();
+        let e = parse_match_param(r#"up{__name__="x"}"#)
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("metric name must not be set twice"), "{e}");
     }
 
     #[test]
     fn only_plain_selectors() {
-        for s in ["rate(up[5m])", "up[5m]", "(up)", "sum(up)", "1", r#""s""#, "up + up"] {
+        for s in [
+            "rate(up[5m])",
+            "up[5m]",
+            "(up)",
+            "sum(up)",
+            "1",
+            r#""s""#,
+            "up + up",
+        ] {
             let e = parse_match_param(s).err().unwrap_or_default();
             assert!(e.contains("is not a series selector"), "{s}: {e}");
         }

@@ -34,7 +34,9 @@ use super::parser::MetricClass;
 use crate::IngestError;
 
 /// Prometheus client_golang's `DefBuckets`, statsd_exporter's default histogram buckets.
-pub(crate) const DEFAULT_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub(crate) const DEFAULT_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 /// statsd_exporter's default summary objectives.
 pub(crate) const DEFAULT_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 /// client_golang's `DefMaxAge` and `DefAgeBuckets`.
@@ -87,7 +89,11 @@ pub(crate) enum Lookup {
     /// A rule with `action: drop` matched.
     Drop,
     /// A rule matched: its expanded name (not yet escaped) and labels.
-    Mapped { name: String, labels: Vec<(String, String)>, opts: Arc<SeriesOptions> },
+    Mapped {
+        name: String,
+        labels: Vec<(String, String)>,
+        opts: Arc<SeriesOptions>,
+    },
     /// No rule matched: the StatsD name is escaped into the metric name.
     Unmapped { opts: Arc<SeriesOptions> },
 }
@@ -112,8 +118,16 @@ struct Rule {
 
 #[derive(Debug, Clone)]
 enum Matcher {
-    Glob { parts: Vec<GlobPart>, name: Template, labels: Vec<(String, Template)> },
-    Regex { re: Regex, name: String, labels: Vec<(String, String)> },
+    Glob {
+        parts: Vec<GlobPart>,
+        name: Template,
+        labels: Vec<(String, Template)>,
+    },
+    Regex {
+        re: Regex,
+        name: String,
+        labels: Vec<(String, String)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,15 +139,23 @@ enum GlobPart {
 impl MappingConfig {
     /// Parses and validates a statsd_exporter mapping file's text.
     pub fn from_yaml(text: &str) -> Result<Self, IngestError> {
-        Self::compile(text).map_err(|detail| IngestError::Mapping { path: "<inline>".to_string(), detail })
+        Self::compile(text).map_err(|detail| IngestError::Mapping {
+            path: "<inline>".to_string(),
+            detail,
+        })
     }
 
     /// Reads, parses and validates a statsd_exporter mapping file.
     pub fn load(path: &Path) -> Result<Self, IngestError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| IngestError::Mapping { path: shown.clone(), detail: format!("cannot read: {e}") })?;
-        Self::compile(&text).map_err(|detail| IngestError::Mapping { path: shown, detail })
+        let text = std::fs::read_to_string(path).map_err(|e| IngestError::Mapping {
+            path: shown.clone(),
+            detail: format!("cannot read: {e}"),
+        })?;
+        Self::compile(&text).map_err(|detail| IngestError::Mapping {
+            path: shown,
+            detail,
+        })
     }
 
     /// Number of mapping rules.
@@ -157,23 +179,41 @@ impl MappingConfig {
         // defaults: observer_type, falling back on the deprecated timer_type
         let default_observer = match defaults.observer_type.as_deref() {
             Some(s) => Some(parse_observer_type(s)?),
-            None => defaults.timer_type.as_deref().map(parse_observer_type).transpose()?,
+            None => defaults
+                .timer_type
+                .as_deref()
+                .map(parse_observer_type)
+                .transpose()?,
         };
         let mut summary = defaults.summary_options.unwrap_or_default();
-        if summary.quantiles.as_ref().is_none_or(Vec::is_empty) && defaults.quantiles.as_ref().is_some_and(|q| !q.is_empty()) {
+        if summary.quantiles.as_ref().is_none_or(Vec::is_empty)
+            && defaults.quantiles.as_ref().is_some_and(|q| !q.is_empty())
+        {
             // statsd_exporter replaces the whole summary_options with the deprecated quantiles
-            summary = RawSummaryOptions { quantiles: defaults.quantiles.clone(), ..RawSummaryOptions::default() };
+            summary = RawSummaryOptions {
+                quantiles: defaults.quantiles.clone(),
+                ..RawSummaryOptions::default()
+            };
         }
         let mut histogram = defaults.histogram_options.unwrap_or_default();
-        if histogram.buckets.as_ref().is_none_or(Vec::is_empty) && defaults.buckets.as_ref().is_some_and(|b| !b.is_empty()) {
-            histogram = RawHistogramOptions { buckets: defaults.buckets.clone(), ..RawHistogramOptions::default() };
+        if histogram.buckets.as_ref().is_none_or(Vec::is_empty)
+            && defaults.buckets.as_ref().is_some_and(|b| !b.is_empty())
+        {
+            histogram = RawHistogramOptions {
+                buckets: defaults.buckets.clone(),
+                ..RawHistogramOptions::default()
+            };
         }
         let default_buckets: Arc<[f64]> = match histogram.buckets.as_deref() {
-            Some(b) if !b.is_empty() => validate_buckets(b).map_err(|e| format!("defaults: {e}"))?,
+            Some(b) if !b.is_empty() => {
+                validate_buckets(b).map_err(|e| format!("defaults: {e}"))?
+            }
             _ => Arc::from(&DEFAULT_BUCKETS[..]),
         };
         let default_quantiles: Arc<[f64]> = match summary.quantiles.as_deref() {
-            Some(q) if !q.is_empty() => validate_quantiles(q).map_err(|e| format!("defaults: {e}"))?,
+            Some(q) if !q.is_empty() => {
+                validate_quantiles(q).map_err(|e| format!("defaults: {e}"))?
+            }
             _ => Arc::from(&DEFAULT_QUANTILES[..]),
         };
         let default_max_age = summary.max_age.map(|d| d.0).unwrap_or(0);
@@ -190,7 +230,11 @@ impl MappingConfig {
             buckets: default_buckets.clone(),
             quantiles: default_quantiles.clone(),
             max_age: positive_duration(default_max_age).unwrap_or(DEFAULT_MAX_AGE),
-            age_buckets: if default_age_buckets == 0 { DEFAULT_AGE_BUCKETS } else { default_age_buckets },
+            age_buckets: if default_age_buckets == 0 {
+                DEFAULT_AGE_BUCKETS
+            } else {
+                default_age_buckets
+            },
             ttl: positive_duration(default_ttl),
             scale: None,
             honor_labels: false,
@@ -226,7 +270,11 @@ impl MappingConfig {
             let drop = match m.action.as_deref() {
                 None | Some("") | Some("map") => false,
                 Some("drop") => true,
-                Some(other) => return Err(ctx(format!("invalid action type {other:?} (expected map or drop)"))),
+                Some(other) => {
+                    return Err(ctx(format!(
+                        "invalid action type {other:?} (expected map or drop)"
+                    )));
+                }
             };
             let class = match m.match_metric_type.as_deref() {
                 None => None,
@@ -234,12 +282,15 @@ impl MappingConfig {
                 Some("gauge") => Some(MetricClass::Gauge),
                 Some("observer") => Some(MetricClass::Observer),
                 Some(other) => {
-                    return Err(ctx(format!("invalid metric type '{other}' (expected counter, gauge or observer)")));
+                    return Err(ctx(format!(
+                        "invalid metric type '{other}' (expected counter, gauge or observer)"
+                    )));
                 }
             };
             let matcher = if is_regex {
                 has_regex = true;
-                let re = Regex::new(&match_text).map_err(|e| ctx(format!("invalid regex {match_text} in mapping: {e}")))?;
+                let re = Regex::new(&match_text)
+                    .map_err(|e| ctx(format!("invalid regex {match_text} in mapping: {e}")))?;
                 Matcher::Regex { re, name, labels }
             } else {
                 has_glob = true;
@@ -251,39 +302,76 @@ impl MappingConfig {
                 }
                 let parts: Vec<GlobPart> = match_text
                     .split('.')
-                    .map(|p| if p == "*" { GlobPart::Star } else { GlobPart::Literal(p.to_string()) })
+                    .map(|p| {
+                        if p == "*" {
+                            GlobPart::Star
+                        } else {
+                            GlobPart::Literal(p.to_string())
+                        }
+                    })
                     .collect();
                 let captures = parts.iter().filter(|p| **p == GlobPart::Star).count();
-                let label_templates = labels.iter().map(|(k, v)| (k.clone(), Template::parse(v, captures))).collect();
-                Matcher::Glob { parts, name: Template::parse(&name, captures), labels: label_templates }
+                let label_templates = labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Template::parse(v, captures)))
+                    .collect();
+                Matcher::Glob {
+                    parts,
+                    name: Template::parse(&name, captures),
+                    labels: label_templates,
+                }
             };
 
             let observer = match m.observer_type.as_deref() {
                 Some(s) => Some(parse_observer_type(s).map_err(ctx)?),
-                None => m.timer_type.as_deref().map(parse_observer_type).transpose().map_err(ctx)?,
+                None => m
+                    .timer_type
+                    .as_deref()
+                    .map(parse_observer_type)
+                    .transpose()
+                    .map_err(ctx)?,
             }
             .or(default_observer);
-            if m.quantiles.is_some() && m.summary_options.as_ref().is_some_and(|s| s.quantiles.is_some()) {
+            if m.quantiles.is_some()
+                && m.summary_options
+                    .as_ref()
+                    .is_some_and(|s| s.quantiles.is_some())
+            {
                 return Err(ctx("cannot use quantiles in both the top level and summary options at the same time".into()));
             }
-            if m.buckets.is_some() && m.histogram_options.as_ref().is_some_and(|h| h.buckets.is_some()) {
+            if m.buckets.is_some()
+                && m.histogram_options
+                    .as_ref()
+                    .is_some_and(|h| h.buckets.is_some())
+            {
                 return Err(ctx("cannot use buckets in both the top level and histogram options at the same time".into()));
             }
-            let wants_summary = m.summary_options.is_some() || m.quantiles.as_ref().is_some_and(|q| !q.is_empty());
-            let wants_histogram = m.histogram_options.is_some() || m.buckets.as_ref().is_some_and(|b| !b.is_empty());
+            let wants_summary =
+                m.summary_options.is_some() || m.quantiles.as_ref().is_some_and(|q| !q.is_empty());
+            let wants_histogram =
+                m.histogram_options.is_some() || m.buckets.as_ref().is_some_and(|b| !b.is_empty());
             let observer = match observer {
                 Some(ObserverType::Histogram) if m.summary_options.is_some() => {
-                    return Err(ctx("cannot use histogram observer and summary options at the same time".into()));
+                    return Err(ctx(
+                        "cannot use histogram observer and summary options at the same time".into(),
+                    ));
                 }
                 Some(ObserverType::Summary) if m.histogram_options.is_some() => {
-                    return Err(ctx("cannot use summary observer and histogram options at the same time".into()));
+                    return Err(ctx(
+                        "cannot use summary observer and histogram options at the same time".into(),
+                    ));
                 }
                 Some(o) => o,
                 None if wants_summary && !wants_histogram => ObserverType::Summary,
                 None => ObserverType::Histogram,
             };
 
-            let buckets = match (m.buckets.as_deref(), m.histogram_options.as_ref().and_then(|h| h.buckets.as_deref())) {
+            let buckets = match (
+                m.buckets.as_deref(),
+                m.histogram_options
+                    .as_ref()
+                    .and_then(|h| h.buckets.as_deref()),
+            ) {
                 (Some(b), _) if !b.is_empty() => validate_buckets(b).map_err(ctx)?,
                 (_, Some(b)) if !b.is_empty() => validate_buckets(b).map_err(ctx)?,
                 _ => default_buckets.clone(),
@@ -321,9 +409,20 @@ impl MappingConfig {
                 scale: m.scale,
                 honor_labels: m.honor_labels.unwrap_or(false),
             });
-            rules.push(Rule { matcher, class, drop, opts });
+            rules.push(Rule {
+                matcher,
+                class,
+                drop,
+                opts,
+            });
         }
-        Ok(MappingConfig { rules, defaults: default_opts, glob_disable_ordering, has_glob, has_regex })
+        Ok(MappingConfig {
+            rules,
+            defaults: default_opts,
+            glob_disable_ordering,
+            has_glob,
+            has_regex,
+        })
     }
 
     /// Maps a StatsD name (name-embedded tags removed) of the given class.
@@ -333,18 +432,39 @@ impl MappingConfig {
                 if rule.drop {
                     return Lookup::Drop;
                 }
-                if let Matcher::Glob { name: tpl, labels, .. } = &rule.matcher {
-                    let labels = labels.iter().map(|(k, t)| (k.clone(), t.format(name, &captures))).collect();
-                    return Lookup::Mapped { name: tpl.format(name, &captures), labels, opts: rule.opts.clone() };
+                if let Matcher::Glob {
+                    name: tpl, labels, ..
+                } = &rule.matcher
+                {
+                    let labels = labels
+                        .iter()
+                        .map(|(k, t)| (k.clone(), t.format(name, &captures)))
+                        .collect();
+                    return Lookup::Mapped {
+                        name: tpl.format(name, &captures),
+                        labels,
+                        opts: rule.opts.clone(),
+                    };
                 }
             }
             if !self.has_regex {
-                return Lookup::Unmapped { opts: self.defaults.clone() };
+                return Lookup::Unmapped {
+                    opts: self.defaults.clone(),
+                };
             }
         }
         for rule in &self.rules {
-            let Matcher::Regex { re, name: tpl, labels } = &rule.matcher else { continue };
-            let Some(caps) = re.captures(name) else { continue };
+            let Matcher::Regex {
+                re,
+                name: tpl,
+                labels,
+            } = &rule.matcher
+            else {
+                continue;
+            };
+            let Some(caps) = re.captures(name) else {
+                continue;
+            };
             if rule.class.is_some_and(|c| c != class) {
                 continue;
             }
@@ -361,9 +481,15 @@ impl MappingConfig {
                     (k.clone(), out)
                 })
                 .collect();
-            return Lookup::Mapped { name: mapped, labels, opts: rule.opts.clone() };
+            return Lookup::Mapped {
+                name: mapped,
+                labels,
+                opts: rule.opts.clone(),
+            };
         }
-        Lookup::Unmapped { opts: self.defaults.clone() }
+        Lookup::Unmapped {
+            opts: self.defaults.clone(),
+        }
     }
 
     fn glob_match<'n>(&self, name: &'n str, class: MetricClass) -> Option<(&Rule, Vec<&'n str>)> {
@@ -371,7 +497,9 @@ impl MappingConfig {
         let mut best: Option<&Rule> = None;
         let mut best_key: Vec<bool> = Vec::new();
         for rule in &self.rules {
-            let Matcher::Glob { parts, .. } = &rule.matcher else { continue };
+            let Matcher::Glob { parts, .. } = &rule.matcher else {
+                continue;
+            };
             if parts.len() != comps.len() || rule.class.is_some_and(|c| c != class) {
                 continue;
             }
@@ -394,8 +522,15 @@ impl MappingConfig {
             }
         }
         let rule = best?;
-        let Matcher::Glob { parts, .. } = &rule.matcher else { return None };
-        let captures = parts.iter().zip(&comps).filter(|(p, _)| **p == GlobPart::Star).map(|(_, c)| *c).collect();
+        let Matcher::Glob { parts, .. } = &rule.matcher else {
+            return None;
+        };
+        let captures = parts
+            .iter()
+            .zip(&comps)
+            .filter(|(p, _)| **p == GlobPart::Star)
+            .map(|(_, c)| *c)
+            .collect();
         Some((rule, captures))
     }
 }
@@ -479,7 +614,9 @@ impl Template {
 /// of dashes becomes one `_`, and a leading digit gets a `_` prefix. Also applied to tag keys.
 pub(crate) fn escape_metric_name(name: &str) -> Cow<'_, str> {
     let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let Some(first) = name.chars().next() else { return Cow::Borrowed("") };
+    let Some(first) = name.chars().next() else {
+        return Cow::Borrowed("");
+    };
     if !first.is_ascii_digit() && name.chars().all(valid) {
         return Cow::Borrowed(name);
     }
@@ -504,7 +641,9 @@ fn is_mapping_label_name(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() >= 2
         && (b[0].is_ascii_alphabetic() || b[0] == b'_')
-        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 /// `^([a-zA-Z_]|\$\{?\d+\}?)([a-zA-Z0-9_]|\$\{?\d+\}?)*$` (statsd_exporter's `metricNameRE`).
@@ -548,9 +687,15 @@ fn is_valid_glob(s: &str) -> bool {
             return true;
         }
         let b = part.as_bytes();
-        let Some(&first) = b.first() else { return false };
-        let first_ok = first.is_ascii_alphabetic() || first == b'_' || (i > 0 && first.is_ascii_digit());
-        first_ok && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+        let Some(&first) = b.first() else {
+            return false;
+        };
+        let first_ok =
+            first.is_ascii_alphabetic() || first == b'_' || (i > 0 && first.is_ascii_digit());
+        first_ok
+            && b[1..]
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
     })
 }
 
@@ -559,7 +704,9 @@ fn parse_observer_type(s: &str) -> Result<ObserverType, String> {
         "histogram" => Ok(ObserverType::Histogram),
         // statsd_exporter turns an explicit empty value into summary
         "summary" | "" => Ok(ObserverType::Summary),
-        other => Err(format!("invalid observer type '{other}' (expected histogram or summary)")),
+        other => Err(format!(
+            "invalid observer type '{other}' (expected histogram or summary)"
+        )),
     }
 }
 
@@ -569,7 +716,9 @@ fn parse_match_type(s: &str) -> Result<bool, String> {
     match s {
         "glob" | "" => Ok(false),
         "regex" | "fsm" => Ok(true),
-        other => Err(format!("invalid match type {other:?} (expected glob or regex)")),
+        other => Err(format!(
+            "invalid match type {other:?} (expected glob or regex)"
+        )),
     }
 }
 
@@ -579,7 +728,9 @@ fn validate_buckets(b: &[f64]) -> Result<Arc<[f64]>, String> {
         out.pop();
     }
     if out.iter().any(|v| v.is_nan()) || out.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(format!("histogram buckets must be numbers in strictly increasing order, got {b:?}"));
+        return Err(format!(
+            "histogram buckets must be numbers in strictly increasing order, got {b:?}"
+        ));
     }
     Ok(Arc::from(out))
 }
@@ -593,7 +744,10 @@ fn validate_quantiles(q: &[RawObjective]) -> Result<Arc<[f64]>, String> {
 }
 
 fn positive_duration(ns: i64) -> Option<Duration> {
-    u64::try_from(ns).ok().filter(|n| *n > 0).map(Duration::from_nanos)
+    u64::try_from(ns)
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Duration::from_nanos)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -706,7 +860,8 @@ fn parse_yaml(text: &str) -> Result<RawFile, String> {
         // yaml.v2's non-strict Unmarshal keeps the last of repeated keys
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
     };
-    let parsed: Option<RawFile> = serde_saphyr::from_str_with_options(text, options).map_err(|e| e.to_string())?;
+    let parsed: Option<RawFile> =
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| e.to_string())?;
     Ok(parsed.unwrap_or_default())
 }
 
@@ -727,7 +882,9 @@ impl<'de> Deserialize<'de> for GoDuration {
                 Ok(GoDuration(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<GoDuration, E> {
-                i64::try_from(v).map(GoDuration).map_err(|_| E::custom("duration out of range"))
+                i64::try_from(v)
+                    .map(GoDuration)
+                    .map_err(|_| E::custom("duration out of range"))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<GoDuration, E> {
                 if v.is_finite() && v.abs() < 9.2e18 {
@@ -761,14 +918,18 @@ fn parse_go_duration(s: &str) -> Result<i64, String> {
     }
     let mut total: f64 = 0.0;
     while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let number = &rest[..num_end];
         if number.is_empty() || number == "." || number.matches('.').count() > 1 {
             return Err(err());
         }
         let value: f64 = number.parse().map_err(|_| err())?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_end];
         let scale = match unit {
             "ns" => 1.0,
@@ -808,9 +969,15 @@ mod tests {
         }
     }
 
-    fn mapped(c: &MappingConfig, name: &str, class: MetricClass) -> (String, Vec<(String, String)>) {
+    fn mapped(
+        c: &MappingConfig,
+        name: &str,
+        class: MetricClass,
+    ) -> (String, Vec<(String, String)>) {
         match c.lookup(name, class) {
-            Lookup::Mapped { name, mut labels, .. } => {
+            Lookup::Mapped {
+                name, mut labels, ..
+            } => {
                 labels.sort();
                 (name, labels)
             }
@@ -819,7 +986,10 @@ mod tests {
     }
 
     fn l(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let mut v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         v.sort();
         v
     }
@@ -855,11 +1025,24 @@ mappings:
       job: "simplebank-demo"
 "#);
         assert_eq!(
-            mapped(&c, "simplebank-demo.account-api.request_latency_ms", MetricClass::Observer),
-            ("request_latency_ms".to_string(), l(&[("app", "account-api"), ("job", "simplebank-demo")]))
+            mapped(
+                &c,
+                "simplebank-demo.account-api.request_latency_ms",
+                MetricClass::Observer
+            ),
+            (
+                "request_latency_ms".to_string(),
+                l(&[("app", "account-api"), ("job", "simplebank-demo")])
+            )
         );
-        assert!(matches!(c.lookup("simplebank-demo.a", MetricClass::Counter), Lookup::Unmapped { .. }));
-        assert!(matches!(c.lookup("other.a.b", MetricClass::Counter), Lookup::Unmapped { .. }));
+        assert!(matches!(
+            c.lookup("simplebank-demo.a", MetricClass::Counter),
+            Lookup::Unmapped { .. }
+        ));
+        assert!(matches!(
+            c.lookup("other.a.b", MetricClass::Counter),
+            Lookup::Unmapped { .. }
+        ));
     }
 
     #[test]
@@ -889,23 +1072,43 @@ mappings:
   name: "y_${1}_ok_$0"
 "#);
         assert_eq!(
-            mapped(&c, "test.dispatcher.FooProcessor.send.success", MetricClass::Counter),
+            mapped(
+                &c,
+                "test.dispatcher.FooProcessor.send.success",
+                MetricClass::Counter
+            ),
             (
                 "dispatcher_events_total".into(),
-                l(&[("processor", "FooProcessor"), ("action", "send"), ("outcome", "success"), ("job", "test_dispatcher")])
+                l(&[
+                    ("processor", "FooProcessor"),
+                    ("action", "send"),
+                    ("outcome", "success"),
+                    ("job", "test_dispatcher")
+                ])
             )
         );
         assert_eq!(
-            mapped(&c, "foo_product.signup.facebook.failure", MetricClass::Counter),
+            mapped(
+                &c,
+                "foo_product.signup.facebook.failure",
+                MetricClass::Counter
+            ),
             (
                 "signup_events_total".into(),
-                l(&[("provider", "facebook"), ("outcome", "failure"), ("job", "foo_product_server")])
+                l(&[
+                    ("provider", "facebook"),
+                    ("outcome", "failure"),
+                    ("job", "foo_product_server")
+                ])
             )
         );
         // file order wins among globs
         assert_eq!(mapped(&c, "a.b.c", MetricClass::Gauge).0, "first");
         // `*` never spans a dot, and matches an empty component
-        assert!(matches!(c.lookup("a.b.b.c", MetricClass::Gauge), Lookup::Unmapped { .. }));
+        assert!(matches!(
+            c.lookup("a.b.b.c", MetricClass::Gauge),
+            Lookup::Unmapped { .. }
+        ));
         assert_eq!(mapped(&c, "a..c", MetricClass::Gauge).0, "first");
         // `$1_broken` is a reference to capture "1_broken": empty, as in statsd_exporter
         assert_eq!(mapped(&c, "x.q", MetricClass::Gauge).0, "x_");
@@ -957,14 +1160,26 @@ mappings:
     statsd_metric_name: "$0"
 "#);
         assert_eq!(
-            mapped(&c, "web01.nginx--http.status.200.count", MetricClass::Counter),
+            mapped(
+                &c,
+                "web01.nginx--http.status.200.count",
+                MetricClass::Counter
+            ),
             (
                 "request_total".into(),
-                l(&[("hostname", "web01"), ("exec", "nginx"), ("protocol", "http"), ("code", "200")])
+                l(&[
+                    ("hostname", "web01"),
+                    ("exec", "nginx"),
+                    ("protocol", "http"),
+                    ("code", "200")
+                ])
             )
         );
         // glob rules are tried first whatever their position
-        assert_eq!(mapped(&c, "svc.api.get", MetricClass::Counter).0, "glob_wins");
+        assert_eq!(
+            mapped(&c, "svc.api.get", MetricClass::Counter).0,
+            "glob_wins"
+        );
         let (name, labels) = mapped(&c, "my.statsd_counter", MetricClass::Counter);
         assert_eq!(name, "my.statsd_counter");
         assert_eq!(escape_metric_name(&name), "my_statsd_counter");
@@ -1003,7 +1218,10 @@ mappings:
   name: "dropped"
 "#);
         assert_eq!(mapped(&c, "test.foo.x", MetricClass::Counter).0, "test_foo");
-        assert_eq!(mapped(&c, "test.foo.x", MetricClass::Gauge).0, "test_foo_gauge");
+        assert_eq!(
+            mapped(&c, "test.foo.x", MetricClass::Gauge).0,
+            "test_foo_gauge"
+        );
         assert_eq!(c.lookup("test.foo.x", MetricClass::Observer), Lookup::Drop);
         assert_eq!(c.lookup("anything", MetricClass::Counter), Lookup::Drop);
     }
@@ -1057,9 +1275,16 @@ mappings:
         assert_eq!((o.max_age, o.age_buckets), (Duration::from_secs(300), 2));
         let o = opts("third.x");
         assert_eq!(&o.buckets[..], &[1.0, 2.0, 3.0]);
-        assert_eq!(o.ttl, Some(Duration::from_secs(80)), "ttl 0 takes the default");
+        assert_eq!(
+            o.ttl,
+            Some(Duration::from_secs(80)),
+            "ttl 0 takes the default"
+        );
         let o = opts("fourth.x");
-        assert_eq!((o.ttl, o.scale, o.honor_labels), (Some(Duration::from_secs(10)), Some(0.001), true));
+        assert_eq!(
+            (o.ttl, o.scale, o.honor_labels),
+            (Some(Duration::from_secs(10)), Some(0.001), true)
+        );
         let o = opts("unmapped.name");
         assert_eq!((o.observer, o.buckets.len()), (ObserverType::Histogram, 9));
 
@@ -1151,7 +1376,10 @@ some_future_key: true
         assert_eq!(c.len(), 6);
         assert_eq!(
             mapped(&c, "http.request.404", MetricClass::Counter),
-            ("http_requests_total".into(), l(&[("code", "404"), ("status", "200")]))
+            (
+                "http_requests_total".into(),
+                l(&[("code", "404"), ("status", "200")])
+            )
         );
         assert_eq!(c.lookup("ignored.x", MetricClass::Counter), Lookup::Drop);
     }
@@ -1161,17 +1389,42 @@ some_future_key: true
         assert!(err("mappings:\n- match: a.b\n").contains("didn't set a metric name"));
         assert!(err("mappings:\n- match: a.b\n  name: 9x\n").contains("metric name"));
         assert!(err("mappings:\n- match: a.b\n  name: a-b\n").contains("metric name"));
-        assert!(err("mappings:\n- match: a.b\n  name: x\n  labels:\n    a: b\n").contains("invalid label key"));
-        assert!(err("mappings:\n- match: a.b\n  name: x\n  labels:\n    a-b: c\n").contains("invalid label key"));
+        assert!(
+            err("mappings:\n- match: a.b\n  name: x\n  labels:\n    a: b\n")
+                .contains("invalid label key")
+        );
+        assert!(
+            err("mappings:\n- match: a.b\n  name: x\n  labels:\n    a-b: c\n")
+                .contains("invalid label key")
+        );
         assert!(err("mappings:\n- match: 'a.pre*.b'\n  name: x\n").contains("invalid match"));
         assert!(err("mappings:\n- match: '9a.b'\n  name: x\n").contains("invalid match"));
-        assert!(err("mappings:\n- match: '(a'\n  match_type: regex\n  name: x\n").contains("invalid regex"));
-        assert!(err("mappings:\n- match: a.b\n  name: x\n  match_type: fuzzy\n").contains("invalid match type"));
-        assert!(err("mappings:\n- match: a.b\n  name: x\n  action: keep\n").contains("invalid action"));
-        assert!(err("mappings:\n- match: a.b\n  name: x\n  observer_type: gauge\n").contains("invalid observer type"));
-        assert!(err("mappings:\n- match: a.b\n  name: x\n  match_metric_type: timer\n").contains("invalid metric type"));
-        assert!(err("mappings:\n- match: a.b\n  name: x\n  ttl: 10\n  buckets: [2, 1]\n").contains("increasing"));
-        assert!(err("mappings:\n- match: a.b\n  name: x\n  ttl: 10 minutes\n").contains("duration"));
+        assert!(
+            err("mappings:\n- match: '(a'\n  match_type: regex\n  name: x\n")
+                .contains("invalid regex")
+        );
+        assert!(
+            err("mappings:\n- match: a.b\n  name: x\n  match_type: fuzzy\n")
+                .contains("invalid match type")
+        );
+        assert!(
+            err("mappings:\n- match: a.b\n  name: x\n  action: keep\n").contains("invalid action")
+        );
+        assert!(
+            err("mappings:\n- match: a.b\n  name: x\n  observer_type: gauge\n")
+                .contains("invalid observer type")
+        );
+        assert!(
+            err("mappings:\n- match: a.b\n  name: x\n  match_metric_type: timer\n")
+                .contains("invalid metric type")
+        );
+        assert!(
+            err("mappings:\n- match: a.b\n  name: x\n  ttl: 10\n  buckets: [2, 1]\n")
+                .contains("increasing")
+        );
+        assert!(
+            err("mappings:\n- match: a.b\n  name: x\n  ttl: 10 minutes\n").contains("duration")
+        );
         assert!(err("mappings:\n- match: a.b\n  name: x\n  buckets: nope\n").contains("buckets"));
         assert!(
             err("mappings:\n- match: a.b\n  name: x\n  observer_type: histogram\n  summary_options: {max_age: 1m}\n")
@@ -1181,10 +1434,15 @@ some_future_key: true
             err("mappings:\n- match: a.b\n  name: x\n  buckets: [1]\n  histogram_options: {buckets: [2]}\n")
                 .contains("both the top level")
         );
-        assert!(err("mappings: [1, 2]\n").contains("mappings") || !err("mappings: [1, 2]\n").is_empty());
+        assert!(
+            err("mappings: [1, 2]\n").contains("mappings") || !err("mappings: [1, 2]\n").is_empty()
+        );
         assert!(err("- just\n- a list\n").len() > 1);
         // the error names where the problem is
-        assert!(err("mappings:\n- match: a.b\n  name: ok\n- match: c.d\n").contains("mapping 2 (match \"c.d\")"));
+        assert!(
+            err("mappings:\n- match: a.b\n  name: ok\n- match: c.d\n")
+                .contains("mapping 2 (match \"c.d\")")
+        );
     }
 
     #[test]
@@ -1227,7 +1485,10 @@ mappings:
     #[test]
     fn template_parsing() {
         assert_eq!(Template::parse("$1", 1).format("n", &["a"]), "a");
-        assert_eq!(Template::parse("${1}_total", 1).format("n", &["a"]), "a_total");
+        assert_eq!(
+            Template::parse("${1}_total", 1).format("n", &["a"]),
+            "a_total"
+        );
         assert_eq!(Template::parse("${2}x", 1).format("n", &["a"]), "x");
         assert_eq!(Template::parse("a$$1", 1).format("n", &["a"]), "a");
         assert_eq!(Template::parse("cost$", 1).format("n", &["a"]), "cost$");
@@ -1242,7 +1503,15 @@ mappings:
         for bad in ["", "1a", "a-b", "a.b", "${x}", "$"] {
             assert!(!is_mapping_metric_name(bad), "{bad}");
         }
-        for ok in ["a", "*", "a.*", "*.b.*", "simplebank-demo.*.*", "a.9b", "a_b-c.d"] {
+        for ok in [
+            "a",
+            "*",
+            "a.*",
+            "*.b.*",
+            "simplebank-demo.*.*",
+            "a.9b",
+            "a_b-c.d",
+        ] {
             assert!(is_valid_glob(ok), "{ok}");
         }
         for bad in ["", "a.", ".a", "9a", "a.b*", "a..b", "a.-b"] {

@@ -206,7 +206,10 @@ const MAX_FIELDS: usize = 8;
 /// Parses one line (without its `\n`; a trailing `\r` is ignored) and calls `sink` with the
 /// metric name part (name-embedded tags still attached) and each sample or its reject reason.
 /// An empty line yields nothing.
-pub(crate) fn parse_line<'a>(line: &'a str, sink: &mut impl FnMut(&'a str, Result<Sample<'a>, Reject>)) {
+pub(crate) fn parse_line<'a>(
+    line: &'a str,
+    sink: &mut impl FnMut(&'a str, Result<Sample<'a>, Reject>),
+) {
     let line = line.strip_suffix('\r').unwrap_or(line);
     if line.is_empty() {
         return;
@@ -260,7 +263,11 @@ struct SampleChunks<'a> {
 
 impl<'a> SampleChunks<'a> {
     fn new(s: &'a str) -> Self {
-        SampleChunks { s, pos: 0, done: false }
+        SampleChunks {
+            s,
+            pos: 0,
+            done: false,
+        }
     }
 }
 
@@ -342,7 +349,14 @@ fn parse_sample<'a>(value: &'a str, suffix: &'a str) -> Result<Sample<'a>, Rejec
         }
         (v, matches!(value.as_bytes()[0], b'+' | b'-'))
     };
-    Ok(Sample { ty, value: number, raw_value: value, relative, rate, extras })
+    Ok(Sample {
+        ty,
+        value: number,
+        raw_value: value,
+        relative,
+        rate,
+        extras,
+    })
 }
 
 fn parse_rate(s: &str) -> Result<f64, Reject> {
@@ -374,14 +388,32 @@ pub(crate) fn split_name_tags(name: &str) -> NameAndTags<'_> {
             let mut plain = String::with_capacity(name.len());
             plain.push_str(&name[..o]);
             plain.push_str(&name[c + 1..]);
-            return NameAndTags { name: Cow::Owned(plain), tags: Some(&name[o + 1..c]), errors: 0 };
+            return NameAndTags {
+                name: Cow::Owned(plain),
+                tags: Some(&name[o + 1..c]),
+                errors: 0,
+            };
         }
         (None, None) => {}
-        _ => return NameAndTags { name: Cow::Borrowed(name), tags: None, errors: 1 },
+        _ => {
+            return NameAndTags {
+                name: Cow::Borrowed(name),
+                tags: None,
+                errors: 1,
+            };
+        }
     }
     match name.find(['#', ',']) {
-        Some(i) => NameAndTags { name: Cow::Borrowed(&name[..i]), tags: Some(&name[i + 1..]), errors: 0 },
-        None => NameAndTags { name: Cow::Borrowed(name), tags: None, errors: 0 },
+        Some(i) => NameAndTags {
+            name: Cow::Borrowed(&name[..i]),
+            tags: Some(&name[i + 1..]),
+            errors: 0,
+        },
+        None => NameAndTags {
+            name: Cow::Borrowed(name),
+            tags: None,
+            errors: 0,
+        },
     }
 }
 
@@ -458,7 +490,10 @@ mod tests {
     #[test]
     fn every_type() {
         let s = one("hits:3|c");
-        assert_eq!((s.ty, s.value, s.rate, s.relative), (StatType::Counter, 3.0, 1.0, false));
+        assert_eq!(
+            (s.ty, s.value, s.rate, s.relative),
+            (StatType::Counter, 3.0, 1.0, false)
+        );
         let s = one("temp:-4.5|g");
         assert_eq!((s.ty, s.value, s.relative), (StatType::Gauge, -4.5, true));
         let s = one("temp:+4|g");
@@ -480,15 +515,27 @@ mod tests {
         assert_eq!(s.rate, 0.1);
         let s = one("hits:1|c|@0.5|#env:prod,region:eu");
         assert_eq!(s.rate, 0.5);
-        assert_eq!(s.tag_sections().collect::<Vec<_>>(), vec!["env:prod,region:eu"]);
+        assert_eq!(
+            s.tag_sections().collect::<Vec<_>>(),
+            vec!["env:prod,region:eu"]
+        );
         let s = one("hits:1|c|#url:http://x:80/a|@0.25");
         assert_eq!(s.rate, 0.25);
-        assert_eq!(s.tag_sections().collect::<Vec<_>>(), vec!["url:http://x:80/a"]);
+        assert_eq!(
+            s.tag_sections().collect::<Vec<_>>(),
+            vec!["url:http://x:80/a"]
+        );
         let mut tags = Vec::new();
-        assert_eq!(parse_dog_tags("url:http://x:80/a,flag,#b:2,:x,y:", &mut tags), 3);
+        assert_eq!(
+            parse_dog_tags("url:http://x:80/a,flag,#b:2,:x,y:", &mut tags),
+            3
+        );
         assert_eq!(
             tags,
-            vec![("url".to_string(), "http://x:80/a".to_string()), ("b".to_string(), "2".to_string())]
+            vec![
+                ("url".to_string(), "http://x:80/a".to_string()),
+                ("b".to_string(), "2".to_string())
+            ]
         );
         tags.clear();
         assert_eq!(parse_dog_tags("my.tag-name:v,9lives:x", &mut tags), 0);
@@ -510,9 +557,15 @@ mod tests {
     fn multi_value_and_multi_sample() {
         let v = parse("lat:1:2:3|ms|#a:b");
         assert_eq!(v.len(), 3);
-        let values: Vec<f64> = v.iter().map(|(_, r)| r.as_ref().map(|s| s.value).unwrap_or(f64::NAN)).collect();
+        let values: Vec<f64> = v
+            .iter()
+            .map(|(_, r)| r.as_ref().map(|s| s.value).unwrap_or(f64::NAN))
+            .collect();
         assert_eq!(values, vec![1.0, 2.0, 3.0]);
-        assert!(v.iter().all(|(n, r)| n == "lat" && r.as_ref().is_ok_and(|s| s.has_tags())));
+        assert!(
+            v.iter()
+                .all(|(n, r)| n == "lat" && r.as_ref().is_ok_and(|s| s.has_tags()))
+        );
         assert_eq!(rejected("hits:1:2|c"), Reject::InvalidType);
         let v = parse("m:1|c:2|g:x|c");
         assert_eq!(v.len(), 3);
@@ -542,7 +595,10 @@ mod tests {
         assert_eq!(rejected("a:1|c|@0"), Reject::InvalidSampleRate);
         assert_eq!(rejected("a:1|c|@2"), Reject::InvalidSampleRate);
         assert_eq!(rejected("a:1|c|@-1"), Reject::InvalidSampleRate);
-        assert_eq!(rejected("a:1|c|@1|@1|@1|@1|@1|@1|@1"), Reject::MalformedLine);
+        assert_eq!(
+            rejected("a:1|c|@1|@1|@1|@1|@1|@1|@1"),
+            Reject::MalformedLine
+        );
         assert!(parse("").is_empty());
         assert!(parse("\r").is_empty());
         assert_eq!(one("a:1|c\r").value, 1.0);
@@ -554,11 +610,20 @@ mod tests {
         assert_eq!(t.name, "metric.name.count");
         assert_eq!(t.tags, Some("tagName=val,tag2Name=val2"));
         let t = split_name_tags("metric.name#tagName=val,tag2Name=val2");
-        assert_eq!((t.name.as_ref(), t.tags), ("metric.name", Some("tagName=val,tag2Name=val2")));
+        assert_eq!(
+            (t.name.as_ref(), t.tags),
+            ("metric.name", Some("tagName=val,tag2Name=val2"))
+        );
         let t = split_name_tags("metric.name,tagName=val");
-        assert_eq!((t.name.as_ref(), t.tags), ("metric.name", Some("tagName=val")));
+        assert_eq!(
+            (t.name.as_ref(), t.tags),
+            ("metric.name", Some("tagName=val"))
+        );
         let t = split_name_tags("metric.name[broken");
-        assert_eq!((t.name.as_ref(), t.tags, t.errors), ("metric.name[broken", None, 1));
+        assert_eq!(
+            (t.name.as_ref(), t.tags, t.errors),
+            ("metric.name[broken", None, 1)
+        );
         let t = split_name_tags("plain.name");
         assert_eq!((t.name.as_ref(), t.tags), ("plain.name", None));
         let mut tags = Vec::new();

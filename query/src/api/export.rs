@@ -30,7 +30,7 @@ use storage::{Labels, METRIC_NAME, Sample, SeriesRef, SeriesStore};
 use tokio::sync::mpsc;
 
 use super::AppState;
-use super::params::{MAX_TIME_MS, MIN_TIME_MS, Params, match_param, non_negative_param, time_param};
+use super::params::{Params, match_param, non_negative_param, range_params};
 use crate::error::QueryError;
 use crate::read::{blocking, select_union};
 
@@ -41,9 +41,11 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// Chunks buffered between the encoder and a slow client.
 const CHANNEL_CHUNKS: usize = 4;
 
-pub(super) async fn export(State(state): State<AppState>, params: Params) -> Result<Response, QueryError> {
-    let start = time_param(&params, "start", MIN_TIME_MS)?;
-    let end = time_param(&params, "end", MAX_TIME_MS)?;
+pub(super) async fn export(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, QueryError> {
+    let (start, end) = range_params(&params)?;
     let sets = match_param(&params, true)?;
     // VictoriaMetrics' option: split long series over several lines of at most this many samples
     let max_rows_per_line = non_negative_param(&params, "max_rows_per_line")?;
@@ -57,9 +59,19 @@ pub(super) async fn export(State(state): State<AppState>, params: Params) -> Res
     state.check_max_series(series.len())?;
 
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-    let job = Export { store: state.store.clone(), series: series.into(), start, end, max_rows_per_line };
+    let job = Export {
+        store: state.store.clone(),
+        series: series.into(),
+        start,
+        end,
+        max_rows_per_line,
+    };
     tokio::spawn(job.run(tx));
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], Body::new(ChannelBody { rx })).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        Body::new(ChannelBody { rx }),
+    )
+        .into_response())
 }
 
 /// One export being streamed.
@@ -81,7 +93,10 @@ impl Export {
                 Ok((chunk, consumed)) => {
                     next += consumed;
                     if tx.send(Ok(chunk)).await.is_err() {
-                        tracing::debug!(series_left = this.series.len() - next, "export client went away");
+                        tracing::debug!(
+                            series_left = this.series.len() - next,
+                            "export client went away"
+                        );
                         return;
                     }
                 }
@@ -121,14 +136,24 @@ impl http_body::Body for ChannelBody {
     type Data = Bytes;
     type Error = io::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
-        self.rx.poll_recv(cx).map(|item| item.map(|chunk| chunk.map(Frame::data)))
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|item| item.map(|chunk| chunk.map(Frame::data)))
     }
 }
 
 /// Appends one series as JSON lines of at most `max_rows_per_line` samples (one line when
 /// `None`); a series without samples writes nothing, as in VictoriaMetrics.
-pub(crate) fn write_series(out: &mut Vec<u8>, labels: &Labels, samples: &[Sample], max_rows_per_line: Option<usize>) {
+pub(crate) fn write_series(
+    out: &mut Vec<u8>,
+    labels: &Labels,
+    samples: &[Sample],
+    max_rows_per_line: Option<usize>,
+) {
     let per_line = max_rows_per_line.unwrap_or(usize::MAX).max(1);
     for line in samples.chunks(per_line) {
         write_line(out, labels, line);
@@ -175,7 +200,11 @@ fn write_value(out: &mut Vec<u8>, v: f64) {
     if v.is_nan() {
         out.extend_from_slice(b"null");
     } else if v.is_infinite() {
-        out.extend_from_slice(if v > 0.0 { b"\"Infinity\"" } else { b"\"-Infinity\"" });
+        out.extend_from_slice(if v > 0.0 {
+            b"\"Infinity\""
+        } else {
+            b"\"-Infinity\""
+        });
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
         let _ = write!(out, "{}", v as i64);
     } else {
@@ -239,9 +268,18 @@ mod tests {
         let labels = Labels::from_pairs([("__name__", "x")]);
         let text = line(
             &labels,
-            &[s(1, f64::NAN), s(2, stale_nan()), s(3, f64::INFINITY), s(4, f64::NEG_INFINITY), s(5, -0.0)],
+            &[
+                s(1, f64::NAN),
+                s(2, stale_nan()),
+                s(3, f64::INFINITY),
+                s(4, f64::NEG_INFINITY),
+                s(5, -0.0),
+            ],
         );
-        assert!(text.contains(r#""values":[null,null,"Infinity","-Infinity",0]"#), "{text}");
+        assert!(
+            text.contains(r#""values":[null,null,"Infinity","-Infinity",0]"#),
+            "{text}"
+        );
         let parsed: Result<serde_json::Value, _> = serde_json::from_str(&text);
         assert!(parsed.is_ok(), "{text}");
     }
@@ -262,7 +300,11 @@ mod tests {
             9007199254740993.0,
         ];
         let labels = Labels::from_pairs([("__name__", "x")]);
-        let samples: Vec<Sample> = values.iter().enumerate().map(|(i, &v)| s(i as i64, v)).collect();
+        let samples: Vec<Sample> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| s(i as i64, v))
+            .collect();
         let text = line(&labels, &samples);
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         let got: Vec<f64> = parsed["values"]
@@ -289,6 +331,9 @@ mod tests {
         let text = String::from_utf8(out).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert!(lines[2].ends_with(r#""values":[4],"timestamps":[4]}"#), "{text}");
+        assert!(
+            lines[2].ends_with(r#""values":[4],"timestamps":[4]}"#),
+            "{text}"
+        );
     }
 }

@@ -8,19 +8,21 @@ use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 use storage::SeriesRef;
 
-use super::params::{MAX_TIME_MS, MIN_TIME_MS, Params, limit_param, match_param, time_param};
+use super::params::{Params, limit_param, match_param, range_params};
 use super::{AppState, LabelsJson, success, truncate};
 use crate::error::QueryError;
 use crate::read::{blocking, label_names_union, label_values_union, select_union};
 
 /// `GET|POST /api/v1/series`: the label sets of the series matching any `match[]`.
-pub(super) async fn series(State(state): State<AppState>, params: Params) -> Result<Response, QueryError> {
+pub(super) async fn series(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, QueryError> {
     if params.all("match[]").next().is_none() {
         return Err(QueryError::MissingParam { param: "match[]" });
     }
     let limit = limit_param(&params)?;
-    let start = time_param(&params, "start", MIN_TIME_MS)?;
-    let end = time_param(&params, "end", MAX_TIME_MS)?;
+    let (start, end) = range_params(&params)?;
     let sets = match_param(&params, true)?;
 
     let mut series = if start > end {
@@ -37,10 +39,12 @@ pub(super) async fn series(State(state): State<AppState>, params: Params) -> Res
 
 /// `GET|POST /api/v1/labels`: the label names of the series matching any `match[]` (of all
 /// series without one).
-pub(super) async fn label_names(State(state): State<AppState>, params: Params) -> Result<Response, QueryError> {
+pub(super) async fn label_names(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, QueryError> {
     let limit = limit_param(&params)?;
-    let start = time_param(&params, "start", MIN_TIME_MS)?;
-    let end = time_param(&params, "end", MAX_TIME_MS)?;
+    let (start, end) = range_params(&params)?;
     let sets = match_param(&params, false)?;
 
     let mut names = if start > end {
@@ -61,13 +65,14 @@ pub(super) async fn label_values(
     name: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> Result<Response, QueryError> {
-    let Path(name) = name.map_err(|e| QueryError::InvalidLabelName { name: e.body_text() })?;
+    let Path(name) = name.map_err(|e| QueryError::InvalidLabelName {
+        name: e.body_text(),
+    })?;
     if !is_label_name(&name) {
         return Err(QueryError::InvalidLabelName { name });
     }
     let limit = limit_param(&params)?;
-    let start = time_param(&params, "start", MIN_TIME_MS)?;
-    let end = time_param(&params, "end", MAX_TIME_MS)?;
+    let (start, end) = range_params(&params)?;
     let sets = match_param(&params, false)?;
 
     let mut values = if start > end {
@@ -85,7 +90,9 @@ pub(super) async fn label_values(
 /// on every series; `__name__` passes.
 fn is_label_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 

@@ -32,11 +32,20 @@ use crate::error::QueryError;
 /// them. Answers use Prometheus' envelope, `{"status":"success","data":…}` or
 /// `{"status":"error","errorType":…,"error":…}`.
 pub fn router(store: Arc<SeriesStore>, config: QueryConfig) -> Router {
-    let state = AppState { store, config: Arc::new(config) };
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+    };
     Router::new()
         .route("/api/v1/series", get(labels::series).post(labels::series))
-        .route("/api/v1/labels", get(labels::label_names).post(labels::label_names))
-        .route("/api/v1/label/{name}/values", get(labels::label_values).post(labels::label_values))
+        .route(
+            "/api/v1/labels",
+            get(labels::label_names).post(labels::label_names),
+        )
+        .route(
+            "/api/v1/label/{name}/values",
+            get(labels::label_values).post(labels::label_values),
+        )
         .route("/api/v1/export", get(export::export).post(export::export))
         .with_state(state)
 }
@@ -67,7 +76,12 @@ struct Success<T> {
 }
 
 fn success<T: Serialize>(data: T, warnings: Vec<String>) -> Response {
-    Json(Success { status: "success", data, warnings }).into_response()
+    Json(Success {
+        status: "success",
+        data,
+        warnings,
+    })
+    .into_response()
 }
 
 /// What Prometheus warns when `limit` cut an answer short.

@@ -8,14 +8,9 @@ use axum::http::{Method, header};
 use storage::Matcher;
 
 use crate::error::QueryError;
+use crate::read::{MAX_TIME_MS, MIN_TIME_MS};
 use crate::selector::parse_match_param;
 
-/// Prometheus' lowest timestamp, `time.Unix(math.MinInt64/1000+62135596801, 0)`, in ms: the
-/// default `start`. Kept identical so that clients echoing it back are understood.
-pub(crate) const MIN_TIME_MS: i64 = -9_223_309_901_257_974_000;
-/// Prometheus' highest timestamp, `time.Unix(math.MaxInt64/1000-62135596801, 999999999)`, in
-/// ms: the default `end`.
-pub(crate) const MAX_TIME_MS: i64 = 9_223_309_901_257_974_999;
 /// The two bounds as Go formats them in RFC 3339; Prometheus' client libraries send these.
 const MIN_TIME_RFC3339: &str = "-292273086-05-16T16:47:06Z";
 const MAX_TIME_RFC3339: &str = "292277025-08-18T07:12:54.999999999Z";
@@ -33,7 +28,11 @@ pub(crate) struct Params {
 impl Params {
     #[cfg(test)]
     pub(crate) fn from_query(query: &str) -> Self {
-        Params { pairs: form_urlencoded::parse(query.as_bytes()).into_owned().collect() }
+        Params {
+            pairs: form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        }
     }
 
     /// The first value of `name`; an empty value counts as absent, as in Prometheus.
@@ -47,7 +46,10 @@ impl Params {
 
     /// Every value of a repeated parameter such as `match[]`, in order.
     pub(crate) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.pairs.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -62,11 +64,18 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+            .is_some_and(|mime| {
+                mime.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
         if is_form && matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) {
-            let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|e| QueryError::Form {
-                reason: format!("cannot read the request body (at most {MAX_FORM_BYTES} bytes): {e}"),
-            })?;
+            let bytes = to_bytes(body, MAX_FORM_BYTES)
+                .await
+                .map_err(|e| QueryError::Form {
+                    reason: format!(
+                        "cannot read the request body (at most {MAX_FORM_BYTES} bytes): {e}"
+                    ),
+                })?;
             pairs.extend(form_urlencoded::parse(&bytes).into_owned());
         }
         if let Some(query) = parts.uri.query() {
@@ -77,11 +86,27 @@ impl<S: Send + Sync> FromRequest<S> for Params {
 }
 
 /// A time parameter in ms since the epoch, or `default` when absent.
-pub(crate) fn time_param(params: &Params, name: &'static str, default: i64) -> Result<i64, QueryError> {
+pub(crate) fn time_param(
+    params: &Params,
+    name: &'static str,
+    default: i64,
+) -> Result<i64, QueryError> {
     match params.get(name) {
         None => Ok(default),
         Some(s) => parse_time(s).map_err(|reason| QueryError::invalid_param(name, reason)),
     }
+}
+
+/// `start` and `end` of the series, label and export APIs: absent, they are Prometheus' min and
+/// max time; present, they are clamped to that range (earlier than the earliest time is the
+/// earliest time), which keeps every later computation on them free of overflow.
+pub(crate) fn range_params(params: &Params) -> Result<(i64, i64), QueryError> {
+    let start = time_param(params, "start", MIN_TIME_MS)?;
+    let end = time_param(params, "end", MAX_TIME_MS)?;
+    Ok((
+        start.clamp(MIN_TIME_MS, MAX_TIME_MS),
+        end.clamp(MIN_TIME_MS, MAX_TIME_MS),
+    ))
 }
 
 /// Prometheus' `limit`: absent or `0` means no limit; negative values are rejected.
@@ -90,27 +115,42 @@ pub(crate) fn limit_param(params: &Params) -> Result<Option<usize>, QueryError> 
 }
 
 /// An optional non-negative integer parameter where `0` means "no limit".
-pub(crate) fn non_negative_param(params: &Params, name: &'static str) -> Result<Option<usize>, QueryError> {
+pub(crate) fn non_negative_param(
+    params: &Params,
+    name: &'static str,
+) -> Result<Option<usize>, QueryError> {
     let Some(s) = params.get(name) else {
         return Ok(None);
     };
     match s.parse::<i128>() {
-        Ok(n) if n < 0 => Err(QueryError::invalid_param(name, format!("{name} must be non-negative"))),
+        Ok(n) if n < 0 => Err(QueryError::invalid_param(
+            name,
+            format!("{name} must be non-negative"),
+        )),
         Ok(0) => Ok(None),
         // beyond usize::MAX is as good as unlimited
         Ok(n) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
-        Err(_) => Err(QueryError::invalid_param(name, format!("cannot parse {s:?} to a valid integer"))),
+        Err(_) => Err(QueryError::invalid_param(
+            name,
+            format!("cannot parse {s:?} to a valid integer"),
+        )),
     }
 }
 
 /// The matcher sets of every `match[]` value, in order. With `required`, at least one value
 /// must be present (`/api/v1/series`, `/api/v1/export`); otherwise none means "all series".
-pub(crate) fn match_param(params: &Params, required: bool) -> Result<Vec<Vec<Matcher>>, QueryError> {
+pub(crate) fn match_param(
+    params: &Params,
+    required: bool,
+) -> Result<Vec<Vec<Matcher>>, QueryError> {
     let mut sets = Vec::new();
     let mut seen = false;
     for value in params.all("match[]") {
         seen = true;
-        sets.extend(parse_match_param(value).map_err(|reason| QueryError::invalid_param("match[]", reason))?);
+        sets.extend(
+            parse_match_param(value)
+                .map_err(|reason| QueryError::invalid_param("match[]", reason))?,
+        );
     }
     if required && !seen {
         return Err(QueryError::MissingParam { param: "match[]" });
@@ -155,7 +195,12 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         return None;
     }
     let sep = |i: usize, c: u8| b[i] == c;
-    if !(sep(4, b'-') && sep(7, b'-') && matches!(b[10], b'T' | b't') && sep(13, b':') && sep(16, b':')) {
+    if !(sep(4, b'-')
+        && sep(7, b'-')
+        && matches!(b[10], b'T' | b't')
+        && sep(13, b':')
+        && sep(16, b':'))
+    {
         return None;
     }
     let year = number(&b[0..4])?;
@@ -180,7 +225,11 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         }
         // like Go: any number of digits, nanosecond precision, the rest truncated
         for i in 0..9 {
-            nanos = nanos * 10 + tail.get(i).filter(|_| i < digits).map_or(0, |c| i64::from(c - b'0'));
+            nanos = nanos * 10
+                + tail
+                    .get(i)
+                    .filter(|_| i < digits)
+                    .map_or(0, |c| i64::from(c - b'0'));
         }
         rest = &tail[digits..];
     }
@@ -197,12 +246,15 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        - offset_seconds;
     Some(seconds * 1000 + nanos / 1_000_000)
 }
 
 fn number(digits: &[u8]) -> Option<i64> {
-    digits.iter().try_fold(0i64, |n, c| c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0')))
+    digits.iter().try_fold(0i64, |n, c| {
+        c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+    })
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {
@@ -294,7 +346,11 @@ mod tests {
             "2023-11-14T22:13:20Zjunk",
             "１２３",
         ] {
-            assert_eq!(parse_time(s), Err(format!("cannot parse {s:?} to a valid timestamp")), "{s}");
+            assert_eq!(
+                parse_time(s),
+                Err(format!("cannot parse {s:?} to a valid timestamp")),
+                "{s}"
+            );
         }
     }
 
@@ -303,11 +359,28 @@ mod tests {
         let p = Params::from_query("start=abc&end=&x=1");
         assert_eq!(time_param(&p, "end", MAX_TIME_MS).ok(), Some(MAX_TIME_MS));
         assert_eq!(time_param(&p, "time", 7).ok(), Some(7));
-        let e = time_param(&p, "start", MIN_TIME_MS).err().map(|e| e.to_string());
-        assert_eq!(e.as_deref(), Some(r#"invalid parameter "start": cannot parse "abc" to a valid timestamp"#));
+        let e = time_param(&p, "start", MIN_TIME_MS)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some(r#"invalid parameter "start": cannot parse "abc" to a valid timestamp"#)
+        );
         // first value wins, as Go's FormValue
         let p = Params::from_query("start=10&start=abc");
         assert_eq!(time_param(&p, "start", 0).ok(), Some(10_000));
+    }
+
+    #[test]
+    fn range_defaults_and_clamping() {
+        let range = |q: &str| range_params(&Params::from_query(q)).ok();
+        assert_eq!(range(""), Some((MIN_TIME_MS, MAX_TIME_MS)));
+        assert_eq!(range("start=1&end=2"), Some((1000, 2000)));
+        assert_eq!(
+            range("start=-9.22336e15&end=9.22336e15"),
+            Some((MIN_TIME_MS, MAX_TIME_MS))
+        );
+        assert_eq!(range("start=2&end=1"), Some((2000, 1000)));
     }
 
     #[test]
@@ -317,8 +390,14 @@ mod tests {
         assert_eq!(limit("limit=0"), Ok(None));
         assert_eq!(limit("limit=5"), Ok(Some(5)));
         assert_eq!(limit("limit=99999999999999999999999"), Ok(Some(usize::MAX)));
-        assert_eq!(limit("limit=-1"), Err(r#"invalid parameter "limit": limit must be non-negative"#.into()));
-        assert_eq!(limit("limit=x"), Err(r#"invalid parameter "limit": cannot parse "x" to a valid integer"#.into()));
+        assert_eq!(
+            limit("limit=-1"),
+            Err(r#"invalid parameter "limit": limit must be non-negative"#.into())
+        );
+        assert_eq!(
+            limit("limit=x"),
+            Err(r#"invalid parameter "limit": cannot parse "x" to a valid integer"#.into())
+        );
     }
 
     #[test]
@@ -337,10 +416,20 @@ mod tests {
         let e = match_param(&bad, true).err().map(|e| e.to_string());
         assert_eq!(
             e.as_deref(),
-            Some(r#"invalid parameter "match[]": match[] must contain at least one non-empty matcher"#)
+            Some(
+                r#"invalid parameter "match[]": match[] must contain at least one non-empty matcher"#
+            )
         );
         let bad = Params::from_query("match[]=rate(up%5B5m%5D)");
-        let e = match_param(&bad, false).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.starts_with(r#"invalid parameter "match[]": "rate(up[5m])" is not a series selector"#), "{e}");
+        let e = match_param(&bad, false)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with(
+                r#"invalid parameter "match[]": "rate(up[5m])" is not a series selector"#
+            ),
+            "{e}"
+        );
     }
 }

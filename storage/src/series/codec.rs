@@ -318,6 +318,7 @@ fn read_values(r: &mut BitReader<'_>, out: &mut [Sample], enc: ValueEncoding) ->
         exceptions.push((pos, r.read(64)?));
     }
     let first = r.read_varint()?;
+    let n = out.len();
     let mut i = 0usize;
     let emit = |int: i64| {
         if let Some(s) = out.get_mut(i) {
@@ -326,8 +327,8 @@ fn read_values(r: &mut BitReader<'_>, out: &mut [Sample], enc: ValueEncoding) ->
         i += 1;
     };
     match enc {
-        ValueEncoding::IntForDelta => read_for_deltas(r, first, out.len(), emit)?,
-        _ => read_dod_buckets(r, first, out.len(), emit)?,
+        ValueEncoding::IntForDelta => read_for_deltas(r, first, n, emit)?,
+        _ => read_dod_buckets(r, first, n, emit)?,
     }
     for (pos, bits) in exceptions {
         out.get_mut(pos)?.v = f64::from_bits(bits);
@@ -411,7 +412,7 @@ mod tests {
         buf
     }
 
-    fn regular(n: usize, f: impl Fn(usize) -> f64) -> Vec<Sample> {
+    fn regular(n: usize, mut f: impl FnMut(usize) -> f64) -> Vec<Sample> {
         (0..n).map(|i| Sample { t: 1_700_000_000_000 + i as i64 * 10_000, v: f(i) }).collect()
     }
 

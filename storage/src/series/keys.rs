@@ -47,7 +47,6 @@ pub(crate) fn chunk_prefix(partition: i64, id: SeriesId) -> [u8; 16] {
 }
 
 pub(crate) struct ChunkKey {
-    pub(crate) partition: i64,
     pub(crate) series: SeriesId,
     pub(crate) min_t: i64,
 }
@@ -56,5 +55,5 @@ pub(crate) fn parse_chunk_key(k: &[u8]) -> Option<ChunkKey> {
     if k.len() != 32 {
         return None;
     }
-    Some(ChunkKey { partition: unflip(&k[..8])?, series: series_id_of(&k[8..16])?, min_t: unflip(&k[16..24])? })
+    Some(ChunkKey { series: series_id_of(&k[8..16])?, min_t: unflip(&k[16..24])? })
 }

@@ -323,7 +323,7 @@ impl SeriesStore {
 
     fn partition_of(&self, t: i64) -> i64 {
         let p = duration_ms(self.config.partition_duration).max(1);
-        t.div_euclid(p) * p
+        t.div_euclid(p).saturating_mul(p)
     }
 
     // ------------------------------------------------------------------ write path
@@ -684,6 +684,7 @@ impl SeriesStore {
             ro.set_iterate_upper_bound(prefix_upper_bound(&start));
             let mut group: Vec<(Box<[u8]>, Box<[u8]>)> = Vec::new();
             let mut group_series = None;
+            let before = merged_away;
             for item in self.db.iterator_cf_opt(cf, ro, IteratorMode::From(&start, Direction::Forward)) {
                 let (k, v) = item?;
                 let Some(key) = keys::parse_chunk_key(&k) else { continue };
@@ -694,6 +695,10 @@ impl SeriesStore {
                 group.push((k, v));
             }
             merged_away += self.merge_group(p, group, closed)?;
+            if closed && merged_away > before {
+                // Reclaim the replaced chunks' space now rather than whenever RocksDB gets to it.
+                self.db.compact_range_cf(cf, Some(&start[..]), Some(&prefix_upper_bound(&start)[..]));
+            }
         }
         self.metrics.compacted_chunks.inc_by(merged_away);
         self.metrics.compaction_seconds.observe(started.elapsed().as_secs_f64());
@@ -740,9 +745,9 @@ impl SeriesStore {
             self.partitions.lock().keys().copied().filter(|p| p.saturating_add(part_len) <= cutoff).collect();
         let cf = self.cf(CF_CHUNKS)?;
         for &p in &expired {
-            let (from, to) = (keys::flip(p), prefix_upper_bound(&keys::flip(p)));
-            self.db.delete_file_in_range_cf(cf, from, &to)?;
-            self.db.delete_range_cf(cf, from, &to)?;
+            let (from, to) = (keys::flip(p).to_vec(), prefix_upper_bound(&keys::flip(p)));
+            self.db.delete_file_in_range_cf(cf, &from, &to)?;
+            self.db.delete_range_cf(cf, &from, &to)?;
             self.partitions.lock().remove(&p);
             self.metrics.retention_partitions_dropped.inc();
             tracing::info!(partition_start_ms = p, "retention dropped a partition");

@@ -12,7 +12,7 @@
 //! replay; it was never acknowledged.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,7 +41,6 @@ pub(crate) struct Wal {
     dir: PathBuf,
     tx: parking_lot::Mutex<Option<SyncSender<Command>>>,
     thread: parking_lot::Mutex<Option<JoinHandle<()>>>,
-    next_seq: Arc<AtomicU64>,
     metrics: StorageMetrics,
 }
 
@@ -52,7 +51,7 @@ impl Wal {
         let file = create_segment(dir, next_seq)?;
         let (tx, rx) = sync_channel(QUEUE_CAPACITY);
         let next = Arc::new(AtomicU64::new(next_seq));
-        let writer = Writer { dir: dir.to_path_buf(), file, next_seq: next.clone(), metrics: metrics.clone() };
+        let writer = Writer { dir: dir.to_path_buf(), file, next_seq: next, metrics: metrics.clone() };
         let thread = std::thread::Builder::new()
             .name("argus-wal".into())
             .spawn(move || writer.run(rx))
@@ -61,7 +60,6 @@ impl Wal {
             dir: dir.to_path_buf(),
             tx: parking_lot::Mutex::new(Some(tx)),
             thread: parking_lot::Mutex::new(Some(thread)),
-            next_seq: next,
             metrics,
         })
     }
@@ -76,10 +74,6 @@ impl Wal {
     /// sequence number. Every record below it is in an older segment.
     pub(crate) fn rotate(&self) -> Result<u64, StorageError> {
         self.request(|reply| Command::Rotate { reply })
-    }
-
-    pub(crate) fn next_seq(&self) -> u64 {
-        self.next_seq.load(Ordering::SeqCst)
     }
 
     fn request(&self, make: impl FnOnce(Reply) -> Command) -> Result<u64, StorageError> {
@@ -243,10 +237,14 @@ pub(crate) fn replay(dir: &Path, from: u64, mut f: impl FnMut(u64, &[u8])) -> Re
         let mut header = [0u8; 8];
         let mut body = Vec::new();
         loop {
-            match r.read_exact(&mut header) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                Err(e) => return Err(StorageError::io(&path, e)),
+            // A clean end of segment is no bytes at all; a partial header is a torn write.
+            if r.fill_buf().map_err(|e| StorageError::io(&path, e))?.is_empty() {
+                break;
+            }
+            if r.read_exact(&mut header).is_err() {
+                stats.torn += 1;
+                tracing::warn!(path = %path.display(), "torn write-ahead log record header; rest of segment skipped");
+                break;
             }
             let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
             let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);

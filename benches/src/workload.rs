@@ -109,7 +109,10 @@ pub(crate) fn universe_labels(prefix: &str, i: usize) -> Vec<(String, String)> {
     let m = i % UNIVERSE_METRICS.len();
     let host = i / UNIVERSE_METRICS.len();
     vec![
-        ("__name__".into(), format!("{prefix}{}", UNIVERSE_METRICS[m])),
+        (
+            "__name__".into(),
+            format!("{prefix}{}", UNIVERSE_METRICS[m]),
+        ),
         ("env".into(), "prod".into()),
         (
             "instance".into(),
@@ -410,7 +413,7 @@ fn generate(kind: Kind, slot: usize, ts: &[i64], rng: &mut Rng) -> Vec<f64> {
             }
         }
         Kind::CpuPercent => {
-            let decimals = if slot % 2 == 0 { 1 } else { 2 };
+            let decimals = if slot.is_multiple_of(2) { 1 } else { 2 };
             let base = rng.uniform(5.0, 70.0);
             let mut x = base;
             for &t in ts {
@@ -422,7 +425,7 @@ fn generate(kind: Kind, slot: usize, ts: &[i64], rng: &mut Rng) -> Vec<f64> {
         }
         Kind::MemBytes => {
             let base = rng.log_uniform(5e7, 8e9);
-            if slot % 2 == 0 {
+            if slot.is_multiple_of(2) {
                 // RSS in whole pages: slow drift plus jitter.
                 let mut drift = 0.0f64;
                 for _ in ts {
