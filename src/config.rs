@@ -11,20 +11,20 @@ use serde::Deserialize;
 
 #[derive(Parser, Debug)]
 #[command(name = "argus", version, about = "One-binary observability backend: metrics, logs, traces, alerting")]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the server.
     Serve(ServeArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
@@ -32,40 +32,40 @@ pub enum LogFormat {
 /// Flags of `argus serve`. Every field is optional here so that the config file can supply
 /// what neither a flag nor the environment did.
 #[derive(Args, Debug, Default)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Config file (TOML). Default: ./argus.toml if it exists.
     #[arg(long, env = "ARGUS_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Where data lives. [default: ./data]
     #[arg(long, env = "ARGUS_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// HTTP listen address (UI, APIs, /metrics); port 0 picks a free port. [default: 0.0.0.0:8080]
     #[arg(long, env = "ARGUS_HTTP")]
-    pub http: Option<SocketAddr>,
+    pub(crate) http: Option<SocketAddr>,
     /// StatsD listen address, UDP and TCP on the same port. [default: 0.0.0.0:8125]
     #[arg(long, env = "ARGUS_STATSD")]
-    pub statsd: Option<SocketAddr>,
+    pub(crate) statsd: Option<SocketAddr>,
     /// How often StatsD aggregates are written, e.g. 10s. [default: 10s]
     #[arg(long, env = "ARGUS_STATSD_FLUSH_INTERVAL", value_parser = parse_duration)]
-    pub statsd_flush_interval: Option<Duration>,
+    pub(crate) statsd_flush_interval: Option<Duration>,
     /// statsd_exporter mapping file (YAML).
     #[arg(long, env = "ARGUS_STATSD_MAPPING")]
-    pub statsd_mapping: Option<PathBuf>,
+    pub(crate) statsd_mapping: Option<PathBuf>,
     /// Most StatsD series held at once; new ones beyond are rejected. [default: 100000]
     #[arg(long, env = "ARGUS_STATSD_MAX_SERIES")]
-    pub statsd_max_series: Option<usize>,
+    pub(crate) statsd_max_series: Option<usize>,
     /// How long samples are kept; 0 keeps them forever. [default: 15d]
     #[arg(long, env = "ARGUS_RETENTION", value_parser = parse_duration)]
-    pub retention: Option<Duration>,
+    pub(crate) retention: Option<Duration>,
     /// How far behind a series' newest sample a sample is still accepted. [default: 1h]
     #[arg(long, env = "ARGUS_OUT_OF_ORDER_WINDOW", value_parser = parse_duration)]
-    pub out_of_order_window: Option<Duration>,
+    pub(crate) out_of_order_window: Option<Duration>,
     /// Log format on stderr. [default: text]
     #[arg(long, env = "ARGUS_LOG_FORMAT", value_enum)]
-    pub log_format: Option<LogFormat>,
+    pub(crate) log_format: Option<LogFormat>,
     /// Longest graceful shutdown before giving up. [default: 30s]
     #[arg(long, env = "ARGUS_SHUTDOWN_TIMEOUT", value_parser = parse_duration)]
-    pub shutdown_timeout: Option<Duration>,
+    pub(crate) shutdown_timeout: Option<Duration>,
 }
 
 /// The config file's keys: the flags' names with underscores.
@@ -86,22 +86,22 @@ struct FileConfig {
 
 /// Settings after precedence and validation.
 #[derive(Debug, Clone)]
-pub struct Settings {
-    pub data_dir: PathBuf,
-    pub http: SocketAddr,
-    pub statsd: SocketAddr,
-    pub statsd_flush_interval: Duration,
-    pub statsd_mapping: Option<PathBuf>,
-    pub statsd_max_series: usize,
+pub(crate) struct Settings {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) http: SocketAddr,
+    pub(crate) statsd: SocketAddr,
+    pub(crate) statsd_flush_interval: Duration,
+    pub(crate) statsd_mapping: Option<PathBuf>,
+    pub(crate) statsd_max_series: usize,
     /// `None`: keep forever.
-    pub retention: Option<Duration>,
-    pub out_of_order_window: Duration,
-    pub log_format: LogFormat,
-    pub shutdown_timeout: Duration,
+    pub(crate) retention: Option<Duration>,
+    pub(crate) out_of_order_window: Duration,
+    pub(crate) log_format: LogFormat,
+    pub(crate) shutdown_timeout: Duration,
 }
 
 /// Durations as `10s`, `5m`, `15d`, `1h30m`, `250ms`; a bare `0` is zero.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s == "0" {
         return Ok(Duration::ZERO);

@@ -25,7 +25,7 @@ struct Health {
     registry: Registry,
 }
 
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
+pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     let registry = Registry::new();
     let build = prometheus::IntGaugeVec::new(
         prometheus::Opts::new("argus_build_info", "Argus build information."),
@@ -78,7 +78,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_state(health.clone())
         .merge(ingest::prom::router(writer.clone(), ingest_metrics.clone(), admission, ingest::prom::PromIngestConfig::default()))
         .merge(query::router(store.clone(), query::QueryConfig::default()))
-        .layer(axum::middleware::from_fn(move |req, next| access_log(http_metrics.clone(), req, next)));
+        .layer(axum::middleware::from_fn_with_state(http_metrics, access_log));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {

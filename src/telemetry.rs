@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-pub fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
@@ -23,7 +23,7 @@ pub fn init_logging(format: LogFormat) {
 }
 
 #[derive(Clone)]
-pub struct HttpMetrics {
+pub(crate) struct HttpMetrics {
     requests: IntCounterVec,
     duration: HistogramVec,
 }
@@ -46,7 +46,7 @@ impl HttpMetrics {
 }
 
 /// Logs each request as one Apache combined log line (target `access`) and counts it.
-pub async fn access_log(metrics: HttpMetrics, req: Request, next: Next) -> Response {
+pub(crate) async fn access_log(State(metrics): State<HttpMetrics>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let peer = req
         .extensions()
@@ -55,11 +55,13 @@ pub async fn access_log(metrics: HttpMetrics, req: Request, next: Next) -> Respo
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
     let method = req.method().clone();
     let request_line = format!("{} {} {:?}", method, req.uri(), req.version());
-    let header_or_dash = |name| {
-        req.headers().get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok()).unwrap_or("-").to_string()
+    // Copied out before the await: a borrow of the request (its body is not Sync) would make
+    // this future non-Send.
+    let (referer, agent) = {
+        let headers = req.headers();
+        let get = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok()).unwrap_or("-").to_string();
+        (get(header::REFERER), get(header::USER_AGENT))
     };
-    let referer = header_or_dash(header::REFERER);
-    let agent = header_or_dash(header::USER_AGENT);
     let user = "-";
     let resp = next.run(req).await;
     let status = resp.status().as_u16();

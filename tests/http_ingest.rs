@@ -3,42 +3,17 @@
 mod common;
 
 use common::{Argus, last_value};
+use ingest::prom::{RemoteLabel, RemoteSample, TimeSeries, WriteRequest};
 use prost::Message;
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct WriteRequest {
-    #[prost(message, repeated, tag = "1")]
-    timeseries: Vec<TimeSeries>,
-}
-#[derive(Clone, PartialEq, prost::Message)]
-struct TimeSeries {
-    #[prost(message, repeated, tag = "1")]
-    labels: Vec<Label>,
-    #[prost(message, repeated, tag = "2")]
-    samples: Vec<PromSample>,
-}
-#[derive(Clone, PartialEq, prost::Message)]
-struct Label {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(string, tag = "2")]
-    value: String,
-}
-#[derive(Clone, PartialEq, prost::Message)]
-struct PromSample {
-    #[prost(double, tag = "1")]
-    value: f64,
-    #[prost(int64, tag = "2")]
-    timestamp: i64,
-}
 
 fn remote_write_body(series: &[(&[(&str, &str)], &[(i64, f64)])]) -> Vec<u8> {
     let req = WriteRequest {
         timeseries: series
             .iter()
             .map(|(labels, samples)| TimeSeries {
-                labels: labels.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect(),
-                samples: samples.iter().map(|&(t, v)| PromSample { value: v, timestamp: t }).collect(),
+                labels: labels.iter().map(|(n, v)| RemoteLabel { name: n.to_string(), value: v.to_string() }).collect(),
+                samples: samples.iter().map(|&(t, v)| RemoteSample { value: v, timestamp: t }).collect(),
+                histograms: Vec::new(),
             })
             .collect(),
     };

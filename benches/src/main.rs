@@ -349,13 +349,14 @@ fn run(mut opts: Opts) -> Result<bool> {
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("argus-bench: JSON report written to {}", path.display());
     }
-    if ctx.opts.keep_data {
+    let all_ok = report.scenarios.iter().all(|s| s.error.is_none());
+    if ctx.opts.keep_data || !all_ok {
+        // On failure the servers' logs are the first thing to read: keep them.
         let kept = tmp.keep();
         eprintln!("argus-bench: data and logs kept in {}", kept.display());
     } else {
         drop(tmp);
     }
-    let all_ok = report.scenarios.iter().all(|s| s.error.is_none());
     if report.scenarios.is_empty() {
         bail!("no scenario ran");
     }

@@ -38,16 +38,16 @@ pub struct RemoteSample {
 }
 
 /// A decoded request, ready for storage.
-pub struct Decoded {
-    pub series: Vec<SeriesSamples>,
-    pub samples: u64,
-    pub native_histograms: u64,
+pub(crate) struct Decoded {
+    pub(crate) series: Vec<SeriesSamples>,
+    pub(crate) samples: u64,
+    pub(crate) native_histograms: u64,
 }
 
 /// Largest decompressed body accepted (Prometheus sends a few MB at most).
 const MAX_DECOMPRESSED: usize = 256 << 20;
 
-pub fn decode(body: &[u8]) -> Result<Decoded, String> {
+pub(crate) fn decode(body: &[u8]) -> Result<Decoded, String> {
     let len = snap::raw::decompress_len(body).map_err(|e| format!("snappy: {e}"))?;
     if len > MAX_DECOMPRESSED {
         return Err(format!("decompressed body of {len} bytes exceeds the {MAX_DECOMPRESSED} byte limit"));

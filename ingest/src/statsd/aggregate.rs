@@ -52,8 +52,8 @@ pub(crate) enum Kind {
 pub(crate) struct SeriesMeta {
     /// The metric name (escaped).
     pub(crate) name: String,
-    /// All labels, `__name__` included.
-    pub(crate) labels: Labels,
+    /// All labels, `__name__` included (shared with the aggregator's index by labels).
+    pub(crate) labels: Arc<Labels>,
 }
 
 #[derive(Debug)]
@@ -164,7 +164,7 @@ pub(crate) struct Aggregator {
     map_cache: HashMap<Box<str>, [Option<Arc<Lookup>>; 3]>,
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
-    by_labels: HashMap<Labels, u32>,
+    by_labels: HashMap<Arc<Labels>, u32>,
     name_kinds: HashMap<String, (Kind, u32)>,
     live: usize,
     new_this_interval: usize,
@@ -537,6 +537,7 @@ impl Aggregator {
             }
         };
         self.name_kinds.entry(name.clone()).or_insert((kind, 0)).1 += 1;
+        let labels = Arc::new(labels);
         let meta = Arc::new(SeriesMeta {
             name,
             labels: labels.clone(),
@@ -612,7 +613,7 @@ impl Aggregator {
             if slot.ttl_ms > 0 && now_ms.saturating_sub(slot.last_seen_ms) > slot.ttl_ms {
                 let meta = slot.meta.clone();
                 *entry = None;
-                self.by_labels.remove(&meta.labels);
+                self.by_labels.remove(meta.labels.as_ref());
                 if let Some(nk) = self.name_kinds.get_mut(&meta.name) {
                     nk.1 = nk.1.saturating_sub(1);
                     if nk.1 == 0 {
@@ -657,7 +658,7 @@ pub(crate) fn build_batch(snapshot: Vec<(Arc<SeriesMeta>, Snap)>, t_ms: i64) -> 
     };
     for (meta, snap) in snapshot {
         match snap {
-            Snap::Value(v) => batch.push(one(meta.labels.clone(), v)),
+            Snap::Value(v) => batch.push(one(Labels::clone(&meta.labels), v)),
             Snap::Histogram {
                 bounds,
                 counts,
@@ -1185,6 +1186,9 @@ mappings:
 /// --config profile.dev.package.ingest.overflow-checks=false
 /// statsd::aggregate::bench -- --ignored --nocapture`
 #[cfg(test)]
+pub(crate) use bench::packets as bench_packets;
+
+#[cfg(test)]
 mod bench {
     use super::*;
 
@@ -1215,7 +1219,14 @@ mod bench {
     #[ignore = "benchmark: run optimised with --ignored --nocapture"]
     fn hot_path_lines_per_second() {
         let metrics = IngestMetrics::new(&prometheus::Registry::new());
-        let mut agg = Aggregator::new(None, Limits { max_series: 100_000, max_new_series_per_flush: 100_000 }, &metrics);
+        let mut agg = Aggregator::new(
+            None,
+            Limits {
+                max_series: 100_000,
+                max_new_series_per_flush: 100_000,
+            },
+            &metrics,
+        );
         let packets = packets(10_000);
         for p in &packets {
             agg.ingest(p, None, 0);

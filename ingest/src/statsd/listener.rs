@@ -293,13 +293,18 @@ async fn tcp_connection(
     let _gauge = ConnectionGauge(shared.metrics.statsd_tcp_connections.clone());
     let lines = shared.metrics.statsd_lines.with_label_values(&["tcp"]);
     let max_line = shared.tcp_max_line;
-    let mut buf = vec![0u8; (max_line + 1).max(UDP_DATAGRAM)];
+    // grows up to the line limit only when a line needs it
+    let max_buf = (max_line + 1).max(UDP_DATAGRAM);
+    let mut buf = vec![0u8; UDP_DATAGRAM];
     // bytes [0, len) hold the start of an unfinished line
     let mut len = 0usize;
     // inside a line already rejected as too long: skip up to its newline
     let mut discarding = false;
     tracing::debug!(%peer, "statsd tcp connection");
     loop {
+        if len == buf.len() && buf.len() < max_buf {
+            buf.resize((buf.len() * 2).min(max_buf), 0);
+        }
         let Some(free) = buf.get_mut(len..) else {
             return;
         };
@@ -596,20 +601,37 @@ mod bench {
 
     impl SeriesWriter for NullWriter {
         fn append(&self, batch: Vec<SeriesSamples>) -> Result<AppendOutcome, StorageError> {
-            Ok(AppendOutcome { samples_appended: batch.len() as u64, ..AppendOutcome::default() })
+            Ok(AppendOutcome {
+                samples_appended: batch.len() as u64,
+                ..AppendOutcome::default()
+            })
         }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     #[ignore = "benchmark: run optimised with --ignored --nocapture"]
     async fn udp_lines_per_second_and_loss() {
-        let lps: u64 = std::env::var("ARGUS_BENCH_LPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-        let secs: u64 = std::env::var("ARGUS_BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+        let lps: u64 = std::env::var("ARGUS_BENCH_LPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
+        let secs: u64 = std::env::var("ARGUS_BENCH_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5);
         let metrics = IngestMetrics::new(&prometheus::Registry::new());
-        let config = StatsdConfig { flush_interval: Duration::from_secs(1), ..StatsdConfig::default() };
-        let server = StatsdServer::bind("127.0.0.1:0".parse().expect("literal address"), config, Arc::new(NullWriter), metrics.clone())
-            .await
-            .expect("bind");
+        let config = StatsdConfig {
+            flush_interval: Duration::from_secs(1),
+            ..StatsdConfig::default()
+        };
+        let server = StatsdServer::bind(
+            "127.0.0.1:0".parse().expect("literal address"),
+            config,
+            Arc::new(NullWriter),
+            metrics.clone(),
+        )
+        .await
+        .expect("bind");
         let addr = server.local_addr();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(server.run(async move {
@@ -640,7 +662,10 @@ mod bench {
             }
             (sent * 10, started.elapsed())
         });
-        let (sent_lines, took) = tokio::task::spawn_blocking(move || sender.join().expect("sender")).await.expect("join");
+        let (sent_lines, took) =
+            tokio::task::spawn_blocking(move || sender.join().expect("sender"))
+                .await
+                .expect("join");
         tokio::time::sleep(Duration::from_millis(500)).await;
         let received = metrics.statsd_lines.with_label_values(&["udp"]).get();
         let _ = tx.send(());

@@ -124,6 +124,7 @@ impl SeriesStore {
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
         opts.set_keep_log_file_num(3);
+        opts.set_log_level(rocksdb::LogLevel::Warn);
         opts.set_max_total_wal_size(128 << 20);
         let mut chunk_opts = Options::default();
         chunk_opts.set_compression_type(DBCompressionType::Lz4);
@@ -799,8 +800,11 @@ impl SeriesStore {
             wal.close();
         }
         self.compact()?;
-        self.db.flush_cf(self.cf(CF_CHUNKS)?)?;
-        self.db.flush_cf(self.cf(CF_SERIES)?)?;
+        // Every column family, so that no memtable pins RocksDB's own log files on disk.
+        for name in [CF_CHUNKS, CF_SERIES, CF_META] {
+            self.db.flush_cf(self.cf(name)?)?;
+        }
+        self.db.flush()?;
         Ok(())
     }
 }
