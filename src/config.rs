@@ -110,7 +110,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 impl ServeArgs {
-    pub fn resolve(self) -> anyhow::Result<Settings> {
+    pub(crate) fn resolve(self) -> anyhow::Result<Settings> {
         let file = match &self.config {
             Some(path) => load_file(path)?,
             None if Path::new("argus.toml").exists() => load_file(Path::new("argus.toml"))?,

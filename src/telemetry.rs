@@ -29,7 +29,7 @@ pub(crate) struct HttpMetrics {
 }
 
 impl HttpMetrics {
-    pub fn new(registry: &Registry) -> anyhow::Result<Self> {
+    pub(crate) fn new(registry: &Registry) -> anyhow::Result<Self> {
         let requests = IntCounterVec::new(
             Opts::new("argus_http_requests_total", "HTTP requests by route template, method and status."),
             &["route", "method", "status"],

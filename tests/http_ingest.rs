@@ -48,7 +48,7 @@ async fn import_then_read_back_through_every_read_api() {
     let lines = argus.export("http_requests_total{code=\"200\"}").await;
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["metric"]["job"], "api");
-    assert_eq!(lines[0]["values"], serde_json::json!([10.0, 25.0]));
+    assert_eq!(lines[0]["values"], serde_json::json!([10, 25]));
     assert_eq!(lines[0]["timestamps"], serde_json::json!([1000, 61000]));
     let temp = argus.export("{__name__=\"temperature\"}").await;
     assert_eq!(temp[0]["metric"]["quote"], "say \"hi\"");
@@ -78,7 +78,7 @@ async fn bad_input_is_a_clear_400_and_good_lines_next_to_it_are_kept() {
     assert_eq!(answer["accepted"], 2);
     assert_eq!(answer["rejected"], 2);
     assert!(answer["errors"][0].as_str().unwrap().contains("line 2"), "{answer}");
-    assert_eq!(argus.export("good_metric").await[0]["values"], serde_json::json!([1.0, 3.0]));
+    assert_eq!(argus.export("good_metric").await[0]["values"], serde_json::json!([1, 3]));
 
     let resp = argus.client().post(argus.url("/api/v1/import/prometheus")).body("}{ 1\n").send().await.unwrap();
     assert_eq!(resp.status(), 400);

@@ -157,7 +157,7 @@ async fn python_statsd_client() {
 import statsd
 udp = statsd.StatsClient("127.0.0.1", {port}, prefix="py")
 udp.incr("orders", 3)
-udp.incr("orders", 1, rate=0.5)
+udp.incr("orders", 2)
 udp.gauge("temperature", 20)
 udp.gauge("temperature", -5, delta=True)
 udp.timing("render", 250)

@@ -73,6 +73,7 @@ pub fn parse_line(line: &str, default_t: i64) -> Result<Option<TextSample>, Line
             match p.peek() {
                 Some(b',') => p.pos += 1,
                 Some(b'}') => {}
+                None => return Err(p.error("unterminated label set")),
                 _ => return Err(p.error("expected ',' or '}' after a label")),
             }
         }
@@ -81,13 +82,17 @@ pub fn parse_line(line: &str, default_t: i64) -> Result<Option<TextSample>, Line
     if !p.skip_spaces() {
         return Err(p.error("expected a space before the value"));
     }
-    let value = parse_value(p.token()).ok_or_else(|| p.error("invalid sample value"))?;
+    let value_at = p.pos;
+    let value = parse_value(p.token()).ok_or(LineError { column: value_at + 1, message: "invalid sample value" })?;
     p.skip_spaces();
     let t = if p.at_end() {
         default_t
     } else {
-        let tok = p.token();
-        let t = tok.parse::<i64>().map_err(|_| p.error("invalid timestamp (want integer milliseconds)"))?;
+        let t_at = p.pos;
+        let t = p
+            .token()
+            .parse::<i64>()
+            .map_err(|_| LineError { column: t_at + 1, message: "invalid timestamp (want integer milliseconds)" })?;
         p.skip_spaces();
         if !p.at_end() {
             return Err(p.error("unexpected text after the timestamp"));

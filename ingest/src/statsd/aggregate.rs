@@ -1186,7 +1186,7 @@ mappings:
 /// --config profile.dev.package.ingest.overflow-checks=false
 /// statsd::aggregate::bench -- --ignored --nocapture`
 #[cfg(test)]
-pub(crate) use bench::packets as bench_packets;
+pub(crate) use bench::packets_of as bench_packets;
 
 #[cfg(test)]
 mod bench {
@@ -1194,11 +1194,16 @@ mod bench {
 
     /// 10 lines per packet over 1,000 series of mixed types, with tags on half of them.
     pub(crate) fn packets(count: usize) -> Vec<Vec<u8>> {
+        packets_of(count, 10)
+    }
+
+    /// `per_packet` lines per packet over 1,000 series of mixed types.
+    pub(crate) fn packets_of(count: usize, per_packet: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::with_capacity(count);
         let mut n = 0usize;
         for _ in 0..count {
             let mut p = String::new();
-            for _ in 0..10 {
+            for _ in 0..per_packet {
                 let s = n % 1000;
                 let line = match s % 5 {
                     0 => format!("app.requests.{s}:1|c|#env:prod,host:web-{}\n", s % 7),

@@ -111,7 +111,9 @@ impl StatsdServer {
     }
 
     /// Serves until `shutdown` resolves, then stops listening, writes the current interval's
-    /// aggregates one last time and returns.
+    /// aggregates one last time and returns (the error of that last write, if it failed).
+    /// Periodic flush failures are logged and retried at the next flush: counters, gauges and
+    /// histograms are cumulative, so the next successful write carries them.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -153,9 +155,9 @@ impl StatsdServer {
             Ok(Err(_)) => tracing::error!("statsd udp thread panicked"),
             Err(e) => tracing::error!(error = %e, "statsd udp thread join failed"),
         }
-        flush(&shared).await;
-        tracing::info!("statsd stopped");
-        Ok(())
+        let last = flush(&shared).await;
+        tracing::info!(flushed = last.is_ok(), "statsd stopped");
+        last
     }
 }
 
@@ -193,9 +195,14 @@ fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, IngestError> {
     if let Err(e) = socket.set_recv_buffer_size(UDP_RECV_BUFFER) {
         tracing::warn!(error = %e, requested = UDP_RECV_BUFFER, "cannot set statsd udp receive buffer");
     }
+    // Linux reports twice the size asked for (the kernel's bookkeeping share)
+    let expected = if cfg!(target_os = "linux") {
+        2 * UDP_RECV_BUFFER
+    } else {
+        UDP_RECV_BUFFER
+    };
     match socket.recv_buffer_size() {
-        // Linux reports twice the usable size
-        Ok(actual) if actual < UDP_RECV_BUFFER => tracing::warn!(
+        Ok(actual) if actual < expected => tracing::warn!(
             requested = UDP_RECV_BUFFER,
             actual,
             "statsd udp receive buffer capped by the kernel: raise net.core.rmem_max to absorb bursts"
@@ -375,14 +382,27 @@ async fn flush_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = stopped(&mut stop) => return,
-            _ = ticker.tick() => flush(&shared).await,
+            _ = ticker.tick() => {
+                if let Err(e) = flush(&shared).await {
+                    tracing::error!(error = %e, "statsd flush failed");
+                }
+            }
         }
     }
 }
 
 /// Writes every live series at the current time, off the async runtime.
-async fn flush(shared: &Arc<Shared>) {
+async fn flush(shared: &Arc<Shared>) -> Result<(), IngestError> {
     let started = Instant::now();
+    let result = write_snapshot(shared, started).await;
+    shared
+        .metrics
+        .statsd_flush_seconds
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn write_snapshot(shared: &Arc<Shared>, started: Instant) -> Result<(), IngestError> {
     let now = now_ms();
     let previous = shared.last_flush_ms.fetch_max(now, Ordering::Relaxed);
     let t = if previous >= now {
@@ -394,40 +414,32 @@ async fn flush(shared: &Arc<Shared>) {
     };
     let snapshot = shared.agg.lock().snapshot(t);
     let series = snapshot.len();
-    if series > 0 {
-        let writer = shared.writer.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let batch = build_batch(snapshot, t);
-            let samples: usize = batch.iter().map(|s| s.samples.len()).sum();
-            (samples, writer.append(batch))
-        })
-        .await;
-        match result {
-            Ok((samples, Ok(outcome))) => {
-                shared
-                    .metrics
-                    .samples_written
-                    .with_label_values(&["statsd"])
-                    .inc_by(outcome.samples_appended);
-                if outcome.rejected_total() > 0 {
-                    tracing::warn!(
-                        rejected = outcome.rejected_total(),
-                        first = outcome.first_rejection.as_deref().unwrap_or(""),
-                        "storage rejected statsd samples"
-                    );
-                }
-                tracing::debug!(series, samples, elapsed = ?started.elapsed(), "statsd flushed");
-            }
-            Ok((samples, Err(e))) => {
-                tracing::error!(error = %e, series, samples, "statsd flush write failed")
-            }
-            Err(e) => tracing::error!(error = %e, "statsd flush task failed"),
-        }
+    if series == 0 {
+        return Ok(());
     }
+    let writer = shared.writer.clone();
+    let (samples, written) = tokio::task::spawn_blocking(move || {
+        let batch = build_batch(snapshot, t);
+        let samples: usize = batch.iter().map(|s| s.samples.len()).sum();
+        (samples, writer.append(batch))
+    })
+    .await
+    .map_err(|e| IngestError::Io(std::io::Error::other(format!("statsd flush task: {e}"))))?;
+    let outcome = written?;
     shared
         .metrics
-        .statsd_flush_seconds
-        .observe(started.elapsed().as_secs_f64());
+        .samples_written
+        .with_label_values(&["statsd"])
+        .inc_by(outcome.samples_appended);
+    if outcome.rejected_total() > 0 {
+        tracing::warn!(
+            rejected = outcome.rejected_total(),
+            first = outcome.first_rejection.as_deref().unwrap_or(""),
+            "storage rejected statsd samples"
+        );
+    }
+    tracing::debug!(series, samples, elapsed = ?started.elapsed(), "statsd flushed");
+    Ok(())
 }
 
 #[cfg(test)]
@@ -551,6 +563,44 @@ mod tests {
         assert!(metrics.samples_written.with_label_values(&["statsd"]).get() >= 16);
     }
 
+    struct FailingWriter;
+
+    impl SeriesWriter for FailingWriter {
+        fn append(&self, _: Vec<SeriesSamples>) -> Result<AppendOutcome, StorageError> {
+            Err(StorageError::ShuttingDown)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_final_write_is_returned() {
+        let metrics = IngestMetrics::new(&prometheus::Registry::new());
+        let server = StatsdServer::bind(
+            "127.0.0.1:0".parse().expect("literal address"),
+            config(Duration::from_secs(3600)),
+            Arc::new(FailingWriter),
+            metrics.clone(),
+        )
+        .await
+        .expect("bind");
+        let addr = server.local_addr();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(server.run(async move {
+            let _ = rx.await;
+        }));
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("client socket");
+        udp.send_to(b"c:1|c", addr).expect("send");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while metrics.statsd_lines.with_label_values(&["udp"]).get() < 1 {
+            assert!(Instant::now() < deadline, "line not received");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = tx.send(());
+        assert!(matches!(
+            handle.await,
+            Ok(Err(IngestError::Storage(StorageError::ShuttingDown)))
+        ));
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn periodic_flushes_write_cumulative_counters() {
         let writer = Arc::new(MemoryWriter::default());
@@ -590,7 +640,8 @@ mod tests {
 
 /// End-to-end UDP throughput and loss on loopback. Run optimised (see `aggregate::bench`):
 /// `... statsd::listener::bench -- --ignored --nocapture`; `ARGUS_BENCH_LPS` sets the offered
-/// lines per second (default 1,000,000), `ARGUS_BENCH_SECS` the duration (default 5).
+/// lines per second (default 1,000,000), `ARGUS_BENCH_SECS` the duration (default 5),
+/// `ARGUS_BENCH_LINES_PER_PACKET` the packet size (default 10).
 #[cfg(test)]
 mod bench {
     use storage::{AppendOutcome, SeriesSamples, StorageError};
@@ -638,11 +689,16 @@ mod bench {
             let _ = rx.await;
         }));
 
-        let packets = super::super::aggregate::bench_packets(10_000);
+        let per_packet: u64 = std::env::var("ARGUS_BENCH_LINES_PER_PACKET")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10)
+            .max(1);
+        let packets = super::super::aggregate::bench_packets(10_000, per_packet as usize);
         let sender = std::thread::spawn(move || {
             let socket = UdpSocket::bind("127.0.0.1:0").expect("client");
             socket.connect(addr).expect("connect");
-            let pps = lps / 10;
+            let pps = lps / per_packet;
             let total = pps * secs;
             let started = Instant::now();
             let mut sent = 0u64;
@@ -660,7 +716,7 @@ mod bench {
                     }
                 }
             }
-            (sent * 10, started.elapsed())
+            (sent * per_packet, started.elapsed())
         });
         let (sent_lines, took) =
             tokio::task::spawn_blocking(move || sender.join().expect("sender"))

@@ -8,6 +8,7 @@ pub(crate) const CF_CHUNKS: &str = "chunks";
 pub(crate) const CF_META: &str = "meta";
 pub(crate) const META_WAL_CHECKPOINT: &[u8] = b"wal_checkpoint";
 pub(crate) const META_FORMAT: &[u8] = b"format_version";
+pub(crate) const META_CHUNK_SEQ_FLOOR: &[u8] = b"chunk_seq_floor";
 pub(crate) const FORMAT_VERSION: &[u8] = b"1";
 
 pub(crate) fn flip(v: i64) -> [u8; 8] {

@@ -42,6 +42,8 @@ use crate::{Labels, Matcher, Sample, SeriesSamples, StorageError, StorageMetrics
 const COMPACTED_CHUNK_SAMPLES: usize = 1024;
 /// In the partition still being written, a series' chunks are merged once it has this many.
 const OPEN_PARTITION_MERGE_AT: usize = 8;
+/// Chunk sequence numbers one process may use; far more than it can write.
+const CHUNK_SEQ_RESERVATION: u64 = 1 << 48;
 const BACKGROUND_TICK: Duration = Duration::from_secs(1);
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -155,6 +157,7 @@ impl SeriesStore {
             background: Mutex::new(None),
         };
         store.check_format()?;
+        store.reserve_chunk_sequences()?;
         store.load_series()?;
         store.load_partitions()?;
         let replayed = store.replay()?;
@@ -184,6 +187,24 @@ impl SeriesStore {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// Chunk keys carry a sequence number so that two chunks of a series starting at the same
+    /// millisecond never share a key. Sequences must not repeat across restarts (a repeat would
+    /// overwrite a chunk), so each open starts past a floor persisted by the previous one.
+    fn reserve_chunk_sequences(&self) -> Result<(), StorageError> {
+        let meta = self.cf(CF_META)?;
+        let floor = self
+            .db
+            .get_cf(meta, keys::META_CHUNK_SEQ_FLOOR)?
+            .and_then(|v| v.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes))
+            .unwrap_or(0);
+        let start = floor.max(1);
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.put_cf_opt(meta, keys::META_CHUNK_SEQ_FLOOR, start.saturating_add(CHUNK_SEQ_RESERVATION).to_le_bytes(), &wo)?;
+        self.next_token.store(start, Ordering::SeqCst);
         Ok(())
     }
 
