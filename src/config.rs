@@ -10,7 +10,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 #[derive(Parser, Debug)]
-#[command(name = "argus", version, about = "One-binary observability backend: metrics, logs, traces, alerting")]
+#[command(
+    name = "argus",
+    version,
+    about = "One-binary observability backend: metrics, logs, traces, alerting"
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -106,7 +110,8 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e} (examples: 10s, 5m, 15d)"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration {s:?}: {e} (examples: 10s, 5m, 15d)"))
 }
 
 impl ServeArgs {
@@ -117,11 +122,17 @@ impl ServeArgs {
             None => FileConfig::default(),
         };
         let file_duration = |key: &str, v: &Option<String>| -> anyhow::Result<Option<Duration>> {
-            v.as_deref().map(parse_duration).transpose().map_err(|e| anyhow::anyhow!("config key {key}: {e}"))
+            v.as_deref()
+                .map(parse_duration)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("config key {key}: {e}"))
         };
         let flush = self
             .statsd_flush_interval
-            .or(file_duration("statsd_flush_interval", &file.statsd_flush_interval)?)
+            .or(file_duration(
+                "statsd_flush_interval",
+                &file.statsd_flush_interval,
+            )?)
             .unwrap_or(Duration::from_secs(10));
         if flush < Duration::from_millis(100) {
             bail!("statsd_flush_interval must be at least 100ms, got {flush:?}");
@@ -131,18 +142,36 @@ impl ServeArgs {
             .or(file_duration("retention", &file.retention)?)
             .unwrap_or(Duration::from_secs(15 * 86_400));
         Ok(Settings {
-            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
-            http: self.http.or(file.http).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8080))),
-            statsd: self.statsd.or(file.statsd).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8125))),
+            data_dir: self
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("data")),
+            http: self
+                .http
+                .or(file.http)
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8080))),
+            statsd: self
+                .statsd
+                .or(file.statsd)
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8125))),
             statsd_flush_interval: flush,
             statsd_mapping: self.statsd_mapping.or(file.statsd_mapping),
-            statsd_max_series: self.statsd_max_series.or(file.statsd_max_series).unwrap_or(100_000),
+            statsd_max_series: self
+                .statsd_max_series
+                .or(file.statsd_max_series)
+                .unwrap_or(100_000),
             retention: (!retention.is_zero()).then_some(retention),
             out_of_order_window: self
                 .out_of_order_window
-                .or(file_duration("out_of_order_window", &file.out_of_order_window)?)
+                .or(file_duration(
+                    "out_of_order_window",
+                    &file.out_of_order_window,
+                )?)
                 .unwrap_or(Duration::from_secs(3600)),
-            log_format: self.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            log_format: self
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
             shutdown_timeout: self
                 .shutdown_timeout
                 .or(file_duration("shutdown_timeout", &file.shutdown_timeout)?)
@@ -152,7 +181,8 @@ impl ServeArgs {
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
 }
 
@@ -172,15 +202,28 @@ mod tests {
     fn flags_win_over_file_and_defaults_fill_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("argus.toml");
-        std::fs::write(&path, "retention = \"0\"\nhttp = \"127.0.0.1:9000\"\nstatsd_flush_interval = \"2s\"\n").unwrap();
-        let args = ServeArgs { config: Some(path.clone()), http: Some("127.0.0.1:1".parse().unwrap()), ..Default::default() };
+        std::fs::write(
+            &path,
+            "retention = \"0\"\nhttp = \"127.0.0.1:9000\"\nstatsd_flush_interval = \"2s\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            http: Some("127.0.0.1:1".parse().unwrap()),
+            ..Default::default()
+        };
         let s = args.resolve().unwrap();
         assert_eq!(s.http.port(), 1);
         assert_eq!(s.retention, None);
         assert_eq!(s.statsd_flush_interval, Duration::from_secs(2));
         assert_eq!(s.statsd.port(), 8125);
         std::fs::write(&path, "no_such_key = 1\n").unwrap();
-        let err = ServeArgs { config: Some(path), ..Default::default() }.resolve().unwrap_err();
+        let err = ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
         assert!(format!("{err:#}").contains("no_such_key"), "{err:#}");
     }
 }

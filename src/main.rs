@@ -20,7 +20,11 @@ fn main() -> std::process::ExitCode {
                 }
             };
             telemetry::init_logging(settings.log_format);
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("argus").build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("argus")
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("argus: cannot start the async runtime: {e}");

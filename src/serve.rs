@@ -41,13 +41,21 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         let registry = registry.clone();
         tokio::task::spawn_blocking(move || SeriesStore::open(store_config, &registry))
             .await?
-            .with_context(|| format!("opening the series store in {}", settings.data_dir.display()))?
+            .with_context(|| {
+                format!(
+                    "opening the series store in {}",
+                    settings.data_dir.display()
+                )
+            })?
     };
     let writer: Arc<dyn SeriesWriter> = store.clone();
     let ingest_metrics = ingest::IngestMetrics::new(&registry);
 
     let mapping = match &settings.statsd_mapping {
-        Some(path) => Some(ingest::statsd::MappingConfig::load(path).with_context(|| format!("statsd mapping {}", path.display()))?),
+        Some(path) => Some(
+            ingest::statsd::MappingConfig::load(path)
+                .with_context(|| format!("statsd mapping {}", path.display()))?,
+        ),
         None => None,
     };
     let statsd_config = ingest::statsd::StatsdConfig {
@@ -56,15 +64,25 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         max_series: settings.statsd_max_series,
         ..ingest::statsd::StatsdConfig::default()
     };
-    let statsd = ingest::statsd::StatsdServer::bind(settings.statsd, statsd_config, writer.clone(), ingest_metrics.clone())
-        .await
-        .with_context(|| format!("binding StatsD on {}", settings.statsd))?;
+    let statsd = ingest::statsd::StatsdServer::bind(
+        settings.statsd,
+        statsd_config,
+        writer.clone(),
+        ingest_metrics.clone(),
+    )
+    .await
+    .with_context(|| format!("binding StatsD on {}", settings.statsd))?;
     let statsd_addr = statsd.local_addr();
 
-    let listener = tokio::net::TcpListener::bind(settings.http).await.with_context(|| format!("binding HTTP on {}", settings.http))?;
+    let listener = tokio::net::TcpListener::bind(settings.http)
+        .await
+        .with_context(|| format!("binding HTTP on {}", settings.http))?;
     let http_addr = listener.local_addr()?;
 
-    let health = Health { ready: Arc::new(AtomicBool::new(false)), registry: registry.clone() };
+    let health = Health {
+        ready: Arc::new(AtomicBool::new(false)),
+        registry: registry.clone(),
+    };
     let admission = ingest::WriteAdmission::new(
         std::thread::available_parallelism().map_or(4, |n| n.get() * 4),
         std::time::Duration::from_secs(5),
@@ -76,9 +94,17 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(health.clone())
-        .merge(ingest::prom::router(writer.clone(), ingest_metrics.clone(), admission, ingest::prom::PromIngestConfig::default()))
+        .merge(ingest::prom::router(
+            writer.clone(),
+            ingest_metrics.clone(),
+            admission,
+            ingest::prom::PromIngestConfig::default(),
+        ))
         .merge(query::router(store.clone(), query::QueryConfig::default()))
-        .layer(axum::middleware::from_fn_with_state(http_metrics, access_log));
+        .layer(axum::middleware::from_fn_with_state(
+            http_metrics,
+            access_log,
+        ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -86,13 +112,19 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     let statsd_task = tokio::spawn(statsd.run(stopped(stop_rx.clone())));
     let http_task = tokio::spawn(
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .into_future(),
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future(),
     );
 
     health.ready.store(true, Ordering::SeqCst);
-    println!("{}", serde_json::json!({"http": http_addr.to_string(), "statsd": statsd_addr.to_string()}));
+    println!(
+        "{}",
+        serde_json::json!({"http": http_addr.to_string(), "statsd": statsd_addr.to_string()})
+    );
     tracing::info!(http = %http_addr, statsd = %statsd_addr, data_dir = %settings.data_dir.display(), "argus is ready");
 
     wait_for_signal().await;
@@ -129,14 +161,15 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -157,7 +190,18 @@ async fn readyz(State(h): State<Health>) -> impl IntoResponse {
 async fn metrics(State(h): State<Health>) -> impl IntoResponse {
     let mut buf = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&h.registry.gather(), &mut buf) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], e.to_string().into_bytes());
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain")],
+            e.to_string().into_bytes(),
+        );
     }
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], buf)
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        buf,
+    )
 }

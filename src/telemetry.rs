@@ -15,7 +15,9 @@ use crate::config::LogFormat;
 
 pub(crate) fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -31,12 +33,18 @@ pub(crate) struct HttpMetrics {
 impl HttpMetrics {
     pub(crate) fn new(registry: &Registry) -> anyhow::Result<Self> {
         let requests = IntCounterVec::new(
-            Opts::new("argus_http_requests_total", "HTTP requests by route template, method and status."),
+            Opts::new(
+                "argus_http_requests_total",
+                "HTTP requests by route template, method and status.",
+            ),
             &["route", "method", "status"],
         )?;
         let duration = HistogramVec::new(
-            HistogramOpts::new("argus_http_request_duration_seconds", "HTTP request durations by route template.")
-                .buckets(prometheus::exponential_buckets(0.0005, 4.0, 9)?),
+            HistogramOpts::new(
+                "argus_http_request_duration_seconds",
+                "HTTP request durations by route template.",
+            )
+            .buckets(prometheus::exponential_buckets(0.0005, 4.0, 9)?),
             &["route"],
         )?;
         registry.register(Box::new(requests.clone()))?;
@@ -46,20 +54,34 @@ impl HttpMetrics {
 }
 
 /// Logs each request as one Apache combined log line (target `access`) and counts it.
-pub(crate) async fn access_log(State(metrics): State<HttpMetrics>, req: Request, next: Next) -> Response {
+pub(crate) async fn access_log(
+    State(metrics): State<HttpMetrics>,
+    req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "-".to_string(), |c| c.0.ip().to_string());
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
     let method = req.method().clone();
     let request_line = format!("{} {} {:?}", method, req.uri(), req.version());
     // Copied out before the await: a borrow of the request (its body is not Sync) would make
     // this future non-Send.
     let (referer, agent) = {
         let headers = req.headers();
-        let get = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok()).unwrap_or("-").to_string();
+        let get = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+                .unwrap_or("-")
+                .to_string()
+        };
         (get(header::REFERER), get(header::USER_AGENT))
     };
     let user = "-";
@@ -79,8 +101,14 @@ pub(crate) async fn access_log(State(metrics): State<HttpMetrics>, req: Request,
         escape(&referer),
         escape(&agent)
     );
-    metrics.requests.with_label_values(&[&route, method.as_str(), &status.to_string()]).inc();
-    metrics.duration.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .with_label_values(&[&route, method.as_str(), &status.to_string()])
+        .inc();
+    metrics
+        .duration
+        .with_label_values(&[&route])
+        .observe(started.elapsed().as_secs_f64());
     resp
 }
 
@@ -100,11 +128,21 @@ fn escape(s: &str) -> String {
 
 /// `[10/Oct/2000:13:55:36 +0000]` time, in UTC.
 fn apache_time_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!("{d:02}/{}/{y}:{:02}:{:02}:{:02} +0000", MONTHS[(m - 1) as usize], rem / 3600, rem % 3600 / 60, rem % 60)
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{d:02}/{}/{y}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 to (year, month, day): Howard Hinnant's `civil_from_days`.

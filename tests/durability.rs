@@ -14,9 +14,20 @@ async fn acknowledged_imports_survive_kill_9() {
         let mut body = String::new();
         for i in 0..500 {
             let t = 1_700_000_000_000i64 + (batch * 500 + i) * 1000;
-            body.push_str(&format!("durable{{shard=\"{}\"}} {} {}\n", i % 10, batch * 500 + i, t));
+            body.push_str(&format!(
+                "durable{{shard=\"{}\"}} {} {}\n",
+                i % 10,
+                batch * 500 + i,
+                t
+            ));
         }
-        let resp = argus.client().post(argus.url("/api/v1/import/prometheus")).body(body).send().await.unwrap();
+        let resp = argus
+            .client()
+            .post(argus.url("/api/v1/import/prometheus"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 204);
         expected += 500;
     }
@@ -25,8 +36,14 @@ async fn acknowledged_imports_survive_kill_9() {
     let argus = Argus::start(&data, &["--retention", "0"]);
     let lines = argus.export("durable").await;
     assert_eq!(lines.len(), 10);
-    let got: usize = lines.iter().map(|l| l["values"].as_array().unwrap().len()).sum();
-    assert_eq!(got, expected, "every acknowledged sample is back, none twice");
+    let got: usize = lines
+        .iter()
+        .map(|l| l["values"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(
+        got, expected,
+        "every acknowledged sample is back, none twice"
+    );
     drop(argus);
 }
 
@@ -39,9 +56,19 @@ async fn repeated_crashes_and_restarts_keep_everything() {
         let mut argus = Argus::start(&data, &["--retention", "0"]);
         let mut body = String::new();
         for i in 0..300i64 {
-            body.push_str(&format!("crashy {} {}\n", round * 300 + i, (round * 300 + i) * 10_000));
+            body.push_str(&format!(
+                "crashy {} {}\n",
+                round * 300 + i,
+                (round * 300 + i) * 10_000
+            ));
         }
-        let resp = argus.client().post(argus.url("/api/v1/import/prometheus")).body(body).send().await.unwrap();
+        let resp = argus
+            .client()
+            .post(argus.url("/api/v1/import/prometheus"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 204);
         total += 300;
         let lines = argus.export("crashy").await;
@@ -54,6 +81,11 @@ async fn repeated_crashes_and_restarts_keep_everything() {
     }
     let argus = Argus::start(&data, &["--retention", "0"]);
     let lines = argus.export("crashy").await;
-    let values: Vec<f64> = lines[0]["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let values: Vec<f64> = lines[0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     assert_eq!(values, (0..900).map(f64::from).collect::<Vec<_>>());
 }

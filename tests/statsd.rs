@@ -21,7 +21,10 @@ async fn seen_value(argus: &Argus, selector: &str, want: f64) {
     eventually(WAIT, || async {
         let lines = argus.export(selector).await;
         let values = lines.first()?["values"].as_array()?.clone();
-        values.iter().any(|v| v.as_f64().is_some_and(|v| (v - want).abs() < 1e-9)).then_some(())
+        values
+            .iter()
+            .any(|v| v.as_f64().is_some_and(|v| (v - want).abs() < 1e-9))
+            .then_some(())
     })
     .await
 }
@@ -37,7 +40,10 @@ async fn value_of(argus: &Argus, selector: &str, want: f64) -> f64 {
 #[tokio::test]
 async fn every_statsd_type_over_udp() {
     let dir = tempfile::tempdir().unwrap();
-    let argus = Argus::start(&dir.path().join("data"), &["--statsd-flush-interval", "200ms"]);
+    let argus = Argus::start(
+        &dir.path().join("data"),
+        &["--statsd-flush-interval", "200ms"],
+    );
     // Several metrics per packet, with a bad line in the middle that must not spoil the rest.
     send_udp(
         &argus,
@@ -60,8 +66,16 @@ async fn every_statsd_type_over_udp() {
     send_udp(&argus, "app.requests:10|c\n");
     value_of(&argus, "app_requests", 15.0).await;
     let lines = argus.export("app_requests").await;
-    let values: Vec<f64> = lines[0]["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    assert!(values.windows(2).all(|w| w[1] >= w[0]), "counter never decreases: {values:?}");
+    let values: Vec<f64> = lines[0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        values.windows(2).all(|w| w[1] >= w[0]),
+        "counter never decreases: {values:?}"
+    );
 
     // The bad line was counted by reason; the good ones around it were counted as lines.
     let rejects = eventually(WAIT, || async {
@@ -70,13 +84,21 @@ async fn every_statsd_type_over_udp() {
     })
     .await;
     assert_eq!(rejects, 1.0);
-    assert!(argus.own_metric("argus_ingest_statsd_lines_total{transport=\"udp\"}").await >= 13.0);
+    assert!(
+        argus
+            .own_metric("argus_ingest_statsd_lines_total{transport=\"udp\"}")
+            .await
+            >= 13.0
+    );
 }
 
 #[tokio::test]
 async fn newline_delimited_tcp() {
     let dir = tempfile::tempdir().unwrap();
-    let argus = Argus::start(&dir.path().join("data"), &["--statsd-flush-interval", "200ms"]);
+    let argus = Argus::start(
+        &dir.path().join("data"),
+        &["--statsd-flush-interval", "200ms"],
+    );
     let mut conn = std::net::TcpStream::connect(argus.statsd).unwrap();
     for _ in 0..100 {
         conn.write_all(b"tcp.hits:1|c\n").unwrap();
@@ -119,9 +141,17 @@ mappings:
     .unwrap();
     let argus = Argus::start(
         &dir.path().join("data"),
-        &["--statsd-flush-interval", "200ms", "--statsd-mapping", mapping.to_str().unwrap()],
+        &[
+            "--statsd-flush-interval",
+            "200ms",
+            "--statsd-mapping",
+            mapping.to_str().unwrap(),
+        ],
     );
-    send_udp(&argus, "simplebank-demo.account.requests:3|c\nnoise.x:1|c\napi.login.duration:50|ms\n");
+    send_udp(
+        &argus,
+        "simplebank-demo.account.requests:3|c\nnoise.x:1|c\napi.login.duration:50|ms\n",
+    );
     let lines = eventually(WAIT, || async {
         let l = argus.export("requests{job=\"simplebank-demo\"}").await;
         (!l.is_empty()).then_some(l)
@@ -129,9 +159,24 @@ mappings:
     .await;
     assert_eq!(lines[0]["metric"]["app"], "account");
     assert_eq!(last_value(&lines), Some(3.0));
-    value_of(&argus, "api_duration_seconds_bucket{endpoint=\"login\",le=\"0.1\"}", 1.0).await;
-    value_of(&argus, "api_duration_seconds_bucket{endpoint=\"login\",le=\"0.01\"}", 0.0).await;
-    assert!(argus.export("{__name__=~\"noise.*|dropped\"}").await.is_empty());
+    value_of(
+        &argus,
+        "api_duration_seconds_bucket{endpoint=\"login\",le=\"0.1\"}",
+        1.0,
+    )
+    .await;
+    value_of(
+        &argus,
+        "api_duration_seconds_bucket{endpoint=\"login\",le=\"0.01\"}",
+        0.0,
+    )
+    .await;
+    assert!(
+        argus
+            .export("{__name__=~\"noise.*|dropped\"}")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -141,7 +186,10 @@ async fn sigterm_flushes_the_current_interval() {
     // A flush interval longer than the test: only the shutdown flush can write this.
     let mut argus = Argus::start(&data, &["--statsd-flush-interval", "1h"]);
     send_udp(&argus, "late.counter:7|c\n");
-    eventually(WAIT, || async { (argus.own_metric("argus_ingest_statsd_lines_total").await >= 1.0).then_some(()) }).await;
+    eventually(WAIT, || async {
+        (argus.own_metric("argus_ingest_statsd_lines_total").await >= 1.0).then_some(())
+    })
+    .await;
     let status = argus.terminate();
     assert!(status.success(), "exit status {status}");
     let argus = Argus::start(&data, &[]);
@@ -151,7 +199,10 @@ async fn sigterm_flushes_the_current_interval() {
 #[tokio::test]
 async fn python_statsd_client() {
     let dir = tempfile::tempdir().unwrap();
-    let argus = Argus::start(&dir.path().join("data"), &["--statsd-flush-interval", "200ms"]);
+    let argus = Argus::start(
+        &dir.path().join("data"),
+        &["--statsd-flush-interval", "200ms"],
+    );
     let script = format!(
         r#"
 import statsd
@@ -172,7 +223,11 @@ tcp.close()
 "#,
         port = argus.statsd.port()
     );
-    let out = std::process::Command::new("python3").arg("-c").arg(&script).output().expect("python3 runs");
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("python3 runs");
     assert!(
         out.status.success(),
         "python statsd client failed (run scripts/test, which installs tests/requirements.txt): {}",

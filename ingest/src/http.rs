@@ -16,23 +16,36 @@ impl IntoResponse for IngestError {
         let (status, error_type) = match &self {
             IngestError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_data"),
             IngestError::Overloaded(_) => (StatusCode::TOO_MANY_REQUESTS, "unavailable"),
-            IngestError::Storage(storage::StorageError::ShuttingDown) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            IngestError::Storage(storage::StorageError::ShuttingDown) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             IngestError::Storage(_) | IngestError::Mapping { .. } | IngestError::Io(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
         let body = serde_json::json!({"status": "error", "errorType": error_type, "error": self.to_string()});
         let mut resp = (status, axum::Json(body)).into_response();
-        if matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         resp
     }
 }
 
 /// The request body, gunzipped when `Content-Encoding: gzip`, at most `limit` bytes.
-pub(crate) fn decoded_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
-    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
+pub(crate) fn decoded_body(
+    headers: &HeaderMap,
+    body: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, IngestError> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity");
     match encoding.trim().to_ascii_lowercase().as_str() {
         "" | "identity" => Ok(body.to_vec()),
         "gzip" | "x-gzip" => {
@@ -42,11 +55,15 @@ pub(crate) fn decoded_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Re
                 .read_to_end(&mut out)
                 .map_err(|e| IngestError::BadRequest(format!("invalid gzip body: {e}")))?;
             if read > limit {
-                return Err(IngestError::BadRequest(format!("decompressed body exceeds the {limit} byte limit")));
+                return Err(IngestError::BadRequest(format!(
+                    "decompressed body exceeds the {limit} byte limit"
+                )));
             }
             Ok(out)
         }
-        other => Err(IngestError::BadRequest(format!("unsupported Content-Encoding {other:?} (use gzip or none)"))),
+        other => Err(IngestError::BadRequest(format!(
+            "unsupported Content-Encoding {other:?} (use gzip or none)"
+        ))),
     }
 }
 
@@ -64,19 +81,28 @@ impl WriteAdmission {
         WriteAdmission {
             permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
             wait,
-            queue_depth: metrics.queue_depth.with_label_values(&["http_write_admission"]),
+            queue_depth: metrics
+                .queue_depth
+                .with_label_values(&["http_write_admission"]),
         }
     }
 
     /// Runs blocking storage work `f` once admitted.
-    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, IngestError> {
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, IngestError> {
         self.queue_depth.inc();
         let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await;
         self.queue_depth.dec();
         let permit = match permit {
             Ok(Ok(p)) => p,
             Ok(Err(_)) => return Err(IngestError::Storage(storage::StorageError::ShuttingDown)),
-            Err(_) => return Err(IngestError::Overloaded("storage is behind; retry later".into())),
+            Err(_) => {
+                return Err(IngestError::Overloaded(
+                    "storage is behind; retry later".into(),
+                ));
+            }
         };
         let result = tokio::task::spawn_blocking(move || {
             let _permit = permit;

@@ -1,4 +1,6 @@
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 /// The ingest crate's own telemetry, every name prefixed `argus_ingest_`.
 #[derive(Clone)]
@@ -27,21 +29,31 @@ pub struct IngestMetrics {
 
 fn histogram(name: &str, help: &str) -> Histogram {
     let buckets = prometheus::exponential_buckets(0.0001, 4.0, 10).unwrap_or_default();
-    Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("static histogram options are valid")
+    Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+        .expect("static histogram options are valid")
 }
 
 impl IngestMetrics {
     pub fn new(registry: &Registry) -> Self {
         let m = IngestMetrics {
             statsd_lines: IntCounterVec::new(
-                Opts::new("argus_ingest_statsd_lines_total", "StatsD lines received, by transport."),
+                Opts::new(
+                    "argus_ingest_statsd_lines_total",
+                    "StatsD lines received, by transport.",
+                ),
                 &["transport"],
             )
             .expect("valid metric"),
-            statsd_packets: IntCounter::new("argus_ingest_statsd_packets_total", "StatsD UDP datagrams received.")
-                .expect("valid metric"),
+            statsd_packets: IntCounter::new(
+                "argus_ingest_statsd_packets_total",
+                "StatsD UDP datagrams received.",
+            )
+            .expect("valid metric"),
             statsd_rejects: IntCounterVec::new(
-                Opts::new("argus_ingest_statsd_rejects_total", "StatsD lines rejected, by reason."),
+                Opts::new(
+                    "argus_ingest_statsd_rejects_total",
+                    "StatsD lines rejected, by reason.",
+                ),
                 &["reason"],
             )
             .expect("valid metric"),
@@ -50,21 +62,33 @@ impl IngestMetrics {
                 "StatsD lines dropped by a mapping rule with action: drop.",
             )
             .expect("valid metric"),
-            statsd_tcp_connections: IntGauge::new("argus_ingest_statsd_tcp_connections", "Open StatsD TCP connections.")
-                .expect("valid metric"),
+            statsd_tcp_connections: IntGauge::new(
+                "argus_ingest_statsd_tcp_connections",
+                "Open StatsD TCP connections.",
+            )
+            .expect("valid metric"),
             statsd_aggregator_series: IntGauge::new(
                 "argus_ingest_statsd_aggregator_series",
                 "Series held by the StatsD aggregator.",
             )
             .expect("valid metric"),
-            statsd_flush_seconds: histogram("argus_ingest_statsd_flush_seconds", "Duration of StatsD flushes."),
+            statsd_flush_seconds: histogram(
+                "argus_ingest_statsd_flush_seconds",
+                "Duration of StatsD flushes.",
+            ),
             samples_written: IntCounterVec::new(
-                Opts::new("argus_ingest_samples_written_total", "Samples handed to storage, by source."),
+                Opts::new(
+                    "argus_ingest_samples_written_total",
+                    "Samples handed to storage, by source.",
+                ),
                 &["source"],
             )
             .expect("valid metric"),
             http_rejects: IntCounterVec::new(
-                Opts::new("argus_ingest_http_rejects_total", "Samples or lines rejected by HTTP ingest, by source and reason."),
+                Opts::new(
+                    "argus_ingest_http_rejects_total",
+                    "Samples or lines rejected by HTTP ingest, by source and reason.",
+                ),
                 &["source", "reason"],
             )
             .expect("valid metric"),

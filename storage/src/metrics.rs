@@ -28,29 +28,67 @@ fn histogram(name: &str, help: &str) -> Histogram {
 impl StorageMetrics {
     pub fn new(registry: &Registry) -> Self {
         let m = StorageMetrics {
-            samples_appended: IntCounter::new("argus_storage_samples_appended_total", "Samples accepted into the series store.")
-                .expect("valid metric"),
+            samples_appended: IntCounter::new(
+                "argus_storage_samples_appended_total",
+                "Samples accepted into the series store.",
+            )
+            .expect("valid metric"),
             samples_rejected: IntCounterVec::new(
-                Opts::new("argus_storage_samples_rejected_total", "Samples the series store refused, by reason."),
+                Opts::new(
+                    "argus_storage_samples_rejected_total",
+                    "Samples the series store refused, by reason.",
+                ),
                 &["reason"],
             )
             .expect("valid metric"),
-            series: IntGauge::new("argus_storage_series", "Series known to the series store.").expect("valid metric"),
-            series_created: IntCounter::new("argus_storage_series_created_total", "Series created.").expect("valid metric"),
-            head_samples: IntGauge::new("argus_storage_head_samples", "Samples held in memory awaiting a chunk.")
+            series: IntGauge::new("argus_storage_series", "Series known to the series store.")
                 .expect("valid metric"),
-            wal_bytes: IntCounter::new("argus_storage_wal_bytes_total", "Bytes written to the write-ahead log.")
-                .expect("valid metric"),
-            wal_fsync_seconds: histogram("argus_storage_wal_fsync_seconds", "Duration of write-ahead log fsyncs (one per group commit)."),
-            wal_queue_depth: IntGauge::new("argus_storage_wal_queue_depth", "Writes waiting for the write-ahead log.")
-                .expect("valid metric"),
-            append_seconds: histogram("argus_storage_append_seconds", "Duration of durable appends, queueing included."),
-            checkpoint_seconds: histogram("argus_storage_checkpoint_seconds", "Duration of head checkpoints."),
-            chunks_written: IntCounter::new("argus_storage_chunks_written_total", "Chunks written to RocksDB.")
-                .expect("valid metric"),
-            compaction_seconds: histogram("argus_storage_compaction_seconds", "Duration of chunk compaction runs."),
-            compacted_chunks: IntCounter::new("argus_storage_compacted_chunks_total", "Chunks merged away by compaction.")
-                .expect("valid metric"),
+            series_created: IntCounter::new(
+                "argus_storage_series_created_total",
+                "Series created.",
+            )
+            .expect("valid metric"),
+            head_samples: IntGauge::new(
+                "argus_storage_head_samples",
+                "Samples held in memory awaiting a chunk.",
+            )
+            .expect("valid metric"),
+            wal_bytes: IntCounter::new(
+                "argus_storage_wal_bytes_total",
+                "Bytes written to the write-ahead log.",
+            )
+            .expect("valid metric"),
+            wal_fsync_seconds: histogram(
+                "argus_storage_wal_fsync_seconds",
+                "Duration of write-ahead log fsyncs (one per group commit).",
+            ),
+            wal_queue_depth: IntGauge::new(
+                "argus_storage_wal_queue_depth",
+                "Writes waiting for the write-ahead log.",
+            )
+            .expect("valid metric"),
+            append_seconds: histogram(
+                "argus_storage_append_seconds",
+                "Duration of durable appends, queueing included.",
+            ),
+            checkpoint_seconds: histogram(
+                "argus_storage_checkpoint_seconds",
+                "Duration of head checkpoints.",
+            ),
+            chunks_written: IntCounter::new(
+                "argus_storage_chunks_written_total",
+                "Chunks written to RocksDB.",
+            )
+            .expect("valid metric"),
+            compaction_seconds: histogram(
+                "argus_storage_compaction_seconds",
+                "Duration of chunk compaction runs.",
+            ),
+            compacted_chunks: IntCounter::new(
+                "argus_storage_compacted_chunks_total",
+                "Chunks merged away by compaction.",
+            )
+            .expect("valid metric"),
             retention_partitions_dropped: IntCounter::new(
                 "argus_storage_retention_partitions_dropped_total",
                 "Time partitions deleted by retention.",

@@ -28,7 +28,10 @@ pub struct Label {
 
 impl Label {
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Label { name: name.into(), value: value.into() }
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -40,7 +43,9 @@ pub struct Labels(Vec<Label>);
 impl Labels {
     /// Builds a label set from pairs in any order: sorts them, drops empty values, and keeps
     /// the last value of a repeated name.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
+    pub fn from_pairs<N: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
         let mut labels: Vec<Label> = pairs
             .into_iter()
             .map(|(n, v)| Label::new(n, v))
@@ -80,15 +85,20 @@ impl Labels {
 
     /// Checks what Prometheus requires of a stored series: a metric name, valid label names.
     pub fn validate(&self) -> Result<(), StorageError> {
-        let name = self
-            .metric_name()
-            .ok_or_else(|| StorageError::InvalidLabels(format!("series {self} has no metric name")))?;
+        let name = self.metric_name().ok_or_else(|| {
+            StorageError::InvalidLabels(format!("series {self} has no metric name"))
+        })?;
         if !is_valid_metric_name(name) {
-            return Err(StorageError::InvalidLabels(format!("invalid metric name {name:?}")));
+            return Err(StorageError::InvalidLabels(format!(
+                "invalid metric name {name:?}"
+            )));
         }
         for l in &self.0 {
             if l.name != METRIC_NAME && !is_valid_label_name(&l.name) {
-                return Err(StorageError::InvalidLabels(format!("invalid label name {:?}", l.name)));
+                return Err(StorageError::InvalidLabels(format!(
+                    "invalid label name {:?}",
+                    l.name
+                )));
             }
         }
         Ok(())
@@ -191,20 +201,35 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    pub fn new(name: impl Into<String>, op: MatchOp, value: impl Into<String>) -> Result<Self, StorageError> {
+    pub fn new(
+        name: impl Into<String>,
+        op: MatchOp,
+        value: impl Into<String>,
+    ) -> Result<Self, StorageError> {
         let value = value.into();
         let regex = match op {
-            MatchOp::RegexMatch | MatchOp::RegexNoMatch => Some(
-                Regex::new(&format!("^(?s:{value})$"))
-                    .map_err(|e| StorageError::InvalidMatcher(format!("bad regex {value:?}: {e}")))?,
-            ),
+            MatchOp::RegexMatch | MatchOp::RegexNoMatch => {
+                Some(Regex::new(&format!("^(?s:{value})$")).map_err(|e| {
+                    StorageError::InvalidMatcher(format!("bad regex {value:?}: {e}"))
+                })?)
+            }
             _ => None,
         };
-        Ok(Matcher { name: name.into(), op, value, regex })
+        Ok(Matcher {
+            name: name.into(),
+            op,
+            value,
+            regex,
+        })
     }
 
     pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Matcher { name: name.into(), op: MatchOp::Equal, value: value.into(), regex: None }
+        Matcher {
+            name: name.into(),
+            op: MatchOp::Equal,
+            value: value.into(),
+            regex: None,
+        }
     }
 
     pub fn matches(&self, value: &str) -> bool {
@@ -245,6 +270,10 @@ mod tests {
         let m = Matcher::new("job", MatchOp::RegexMatch, "api|web").unwrap();
         assert!(m.matches("api"));
         assert!(!m.matches("apiserver"));
-        assert!(Matcher::new("x", MatchOp::RegexNoMatch, "a").unwrap().matches_empty());
+        assert!(
+            Matcher::new("x", MatchOp::RegexNoMatch, "a")
+                .unwrap()
+                .matches_empty()
+        );
     }
 }

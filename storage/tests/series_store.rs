@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use storage::{
-    Labels, MatchOp, Matcher, Sample, SeriesSamples, SeriesStore, SeriesStoreConfig, SeriesWriter, reject, stale_nan,
+    Labels, MatchOp, Matcher, Sample, SeriesSamples, SeriesStore, SeriesStoreConfig, SeriesWriter,
+    reject, stale_nan,
 };
 
 const HOUR: i64 = 3_600_000;
@@ -31,11 +32,17 @@ fn labels(name: &str, extra: &[(&str, &str)]) -> Labels {
 }
 
 fn read_all(store: &SeriesStore, l: &Labels) -> Vec<Sample> {
-    let matchers: Vec<Matcher> = l.iter().map(|x| Matcher::equal(&x.name, &x.value)).collect();
+    let matchers: Vec<Matcher> = l
+        .iter()
+        .map(|x| Matcher::equal(&x.name, &x.value))
+        .collect();
     let found = store.select(&matchers, i64::MIN, i64::MAX).unwrap();
     let found: Vec<_> = found.into_iter().filter(|s| *s.labels == *l).collect();
     assert!(found.len() <= 1);
-    found.first().map(|s| store.samples(s.id, i64::MIN, i64::MAX).unwrap()).unwrap_or_default()
+    found
+        .first()
+        .map(|s| store.samples(s.id, i64::MIN, i64::MAX).unwrap())
+        .unwrap_or_default()
 }
 
 fn bits(samples: &[Sample]) -> Vec<(i64, u64)> {
@@ -48,21 +55,42 @@ fn appends_are_read_back_across_checkpoint_compaction_and_reopen() {
     let a = labels("http_requests_total", &[("job", "api"), ("code", "200")]);
     let b = labels("cpu", &[("host", "h1")]);
     let base = 1_700_000_000_000i64;
-    let a_samples: Vec<Sample> = (0..500).map(|i| Sample { t: base + i * 10_000, v: (i * 3) as f64 }).collect();
-    let mut b_samples: Vec<Sample> = (0..300).map(|i| Sample { t: base + i * 15_000, v: 0.5 + i as f64 / 10.0 }).collect();
+    let a_samples: Vec<Sample> = (0..500)
+        .map(|i| Sample {
+            t: base + i * 10_000,
+            v: (i * 3) as f64,
+        })
+        .collect();
+    let mut b_samples: Vec<Sample> = (0..300)
+        .map(|i| Sample {
+            t: base + i * 15_000,
+            v: 0.5 + i as f64 / 10.0,
+        })
+        .collect();
     b_samples[7].v = stale_nan();
     {
         let store = open(dir.path());
         let out = store
             .append(vec![
-                SeriesSamples { labels: a.clone(), samples: a_samples[..250].to_vec() },
-                SeriesSamples { labels: b.clone(), samples: b_samples.clone() },
+                SeriesSamples {
+                    labels: a.clone(),
+                    samples: a_samples[..250].to_vec(),
+                },
+                SeriesSamples {
+                    labels: b.clone(),
+                    samples: b_samples.clone(),
+                },
             ])
             .unwrap();
         assert_eq!(out.samples_appended, 550);
         assert_eq!(out.series_created, 2);
         store.checkpoint().unwrap();
-        store.append(vec![SeriesSamples { labels: a.clone(), samples: a_samples[250..].to_vec() }]).unwrap();
+        store
+            .append(vec![SeriesSamples {
+                labels: a.clone(),
+                samples: a_samples[250..].to_vec(),
+            }])
+            .unwrap();
         assert_eq!(bits(&read_all(&store, &a)), bits(&a_samples));
         store.compact().unwrap();
         assert_eq!(bits(&read_all(&store, &a)), bits(&a_samples));
@@ -78,10 +106,20 @@ fn appends_are_read_back_across_checkpoint_compaction_and_reopen() {
 fn unclean_stop_replays_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let l = labels("up", &[("job", "x")]);
-    let samples: Vec<Sample> = (0..50).map(|i| Sample { t: 1_000_000 + i * 1000, v: 1.0 }).collect();
+    let samples: Vec<Sample> = (0..50)
+        .map(|i| Sample {
+            t: 1_000_000 + i * 1000,
+            v: 1.0,
+        })
+        .collect();
     {
         let store = open(dir.path());
-        store.append(vec![SeriesSamples { labels: l.clone(), samples: samples.clone() }]).unwrap();
+        store
+            .append(vec![SeriesSamples {
+                labels: l.clone(),
+                samples: samples.clone(),
+            }])
+            .unwrap();
         // Dropped without close(): nothing but the log holds these samples.
     }
     let store = open(dir.path());
@@ -95,11 +133,21 @@ fn out_of_order_inside_window_is_kept_and_older_is_rejected() {
     let l = labels("g", &[]);
     let t0 = 10 * DAY;
     let s = |t: i64, v: f64| Sample { t, v };
-    store.append(vec![SeriesSamples { labels: l.clone(), samples: vec![s(t0, 1.0), s(t0 + 60_000, 2.0)] }]).unwrap();
+    store
+        .append(vec![SeriesSamples {
+            labels: l.clone(),
+            samples: vec![s(t0, 1.0), s(t0 + 60_000, 2.0)],
+        }])
+        .unwrap();
     let out = store
         .append(vec![SeriesSamples {
             labels: l.clone(),
-            samples: vec![s(t0 + 30_000, 1.5), s(t0 - 2 * HOUR, 0.0), s(t0 + 60_000, 2.0), s(t0 + 60_000, 9.0)],
+            samples: vec![
+                s(t0 + 30_000, 1.5),
+                s(t0 - 2 * HOUR, 0.0),
+                s(t0 + 60_000, 2.0),
+                s(t0 + 60_000, 9.0),
+            ],
         }])
         .unwrap();
     assert_eq!(out.samples_appended, 2);
@@ -114,7 +162,10 @@ fn out_of_order_inside_window_is_kept_and_older_is_rejected() {
 fn matchers_follow_prometheus_semantics() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let one = |l: Labels| SeriesSamples { labels: l, samples: vec![Sample { t: 1000, v: 1.0 }] };
+    let one = |l: Labels| SeriesSamples {
+        labels: l,
+        samples: vec![Sample { t: 1000, v: 1.0 }],
+    };
     store
         .append(vec![
             one(labels("m", &[("job", "api"), ("env", "prod")])),
@@ -126,15 +177,53 @@ fn matchers_follow_prometheus_semantics() {
     let count = |ms: Vec<Matcher>| store.select(&ms, i64::MIN, i64::MAX).unwrap().len();
     let m = |n: &str, op, v: &str| Matcher::new(n, op, v).unwrap();
     assert_eq!(count(vec![m("__name__", MatchOp::Equal, "m")]), 3);
-    assert_eq!(count(vec![m("__name__", MatchOp::Equal, "m"), m("env", MatchOp::Equal, "")]), 1);
-    assert_eq!(count(vec![m("__name__", MatchOp::Equal, "m"), m("env", MatchOp::NotEqual, "prod")]), 2);
+    assert_eq!(
+        count(vec![
+            m("__name__", MatchOp::Equal, "m"),
+            m("env", MatchOp::Equal, "")
+        ]),
+        1
+    );
+    assert_eq!(
+        count(vec![
+            m("__name__", MatchOp::Equal, "m"),
+            m("env", MatchOp::NotEqual, "prod")
+        ]),
+        2
+    );
     assert_eq!(count(vec![m("job", MatchOp::RegexMatch, "api|web")]), 3);
     assert_eq!(count(vec![m("job", MatchOp::RegexMatch, "ap")]), 0);
-    assert_eq!(count(vec![m("__name__", MatchOp::Equal, "m"), m("env", MatchOp::RegexNoMatch, "p.*")]), 2);
-    assert_eq!(count(vec![m("__name__", MatchOp::RegexMatch, ".+"), m("job", MatchOp::Equal, "api")]), 2);
-    assert_eq!(store.select(&[m("job", MatchOp::Equal, "api")], 2000, 3000).unwrap().len(), 0);
-    assert_eq!(store.label_values("job", &[], i64::MIN, i64::MAX).unwrap(), vec!["api", "db", "web"]);
-    assert_eq!(store.label_names(&[m("job", MatchOp::Equal, "db")], i64::MIN, i64::MAX).unwrap(), vec!["__name__", "job"]);
+    assert_eq!(
+        count(vec![
+            m("__name__", MatchOp::Equal, "m"),
+            m("env", MatchOp::RegexNoMatch, "p.*")
+        ]),
+        2
+    );
+    assert_eq!(
+        count(vec![
+            m("__name__", MatchOp::RegexMatch, ".+"),
+            m("job", MatchOp::Equal, "api")
+        ]),
+        2
+    );
+    assert_eq!(
+        store
+            .select(&[m("job", MatchOp::Equal, "api")], 2000, 3000)
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        store.label_values("job", &[], i64::MIN, i64::MAX).unwrap(),
+        vec!["api", "db", "web"]
+    );
+    assert_eq!(
+        store
+            .label_names(&[m("job", MatchOp::Equal, "db")], i64::MIN, i64::MAX)
+            .unwrap(),
+        vec!["__name__", "job"]
+    );
 }
 
 #[test]
@@ -143,14 +232,32 @@ fn retention_drops_whole_partitions_and_forgets_empty_series() {
     let mut c = config(dir.path());
     c.retention = Some(Duration::from_secs(2 * 86_400));
     let store = SeriesStore::open(c, &prometheus::Registry::new()).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let old = labels("old", &[]);
     let new = labels("new", &[]);
     let out = store
         .append(vec![
-            SeriesSamples { labels: old.clone(), samples: vec![Sample { t: now - 40 * HOUR, v: 1.0 }] },
-            SeriesSamples { labels: new.clone(), samples: vec![Sample { t: now, v: 1.0 }] },
-            SeriesSamples { labels: new.clone(), samples: vec![Sample { t: now - 3 * DAY, v: 1.0 }] },
+            SeriesSamples {
+                labels: old.clone(),
+                samples: vec![Sample {
+                    t: now - 40 * HOUR,
+                    v: 1.0,
+                }],
+            },
+            SeriesSamples {
+                labels: new.clone(),
+                samples: vec![Sample { t: now, v: 1.0 }],
+            },
+            SeriesSamples {
+                labels: new.clone(),
+                samples: vec![Sample {
+                    t: now - 3 * DAY,
+                    v: 1.0,
+                }],
+            },
         ])
         .unwrap();
     assert_eq!(out.rejected.get(reject::OUTSIDE_RETENTION), Some(&1));
@@ -159,7 +266,13 @@ fn retention_drops_whole_partitions_and_forgets_empty_series() {
     let dropped = store.enforce_retention(now + 2 * DAY).unwrap();
     assert!(dropped >= 1);
     assert!(read_all(&store, &old).is_empty());
-    assert_eq!(store.select(&[Matcher::equal("__name__", "old")], i64::MIN, i64::MAX).unwrap().len(), 0);
+    assert_eq!(
+        store
+            .select(&[Matcher::equal("__name__", "old")], i64::MIN, i64::MAX)
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 /// Realistic noise: request counters with random increments, gauges read off an instrument
@@ -185,11 +298,23 @@ fn counters_and_gauges_compress_well() {
         for i in 0..8640i64 {
             total += next(100) as f64;
             gauge = (gauge + next(21) as i64 - 10).clamp(0, 1000);
-            counter.push(Sample { t: base + i * 10_000, v: total });
-            g.push(Sample { t: base + i * 10_000, v: gauge as f64 / 10.0 });
+            counter.push(Sample {
+                t: base + i * 10_000,
+                v: total,
+            });
+            g.push(Sample {
+                t: base + i * 10_000,
+                v: gauge as f64 / 10.0,
+            });
         }
-        batch.push(SeriesSamples { labels: labels("c", &[("i", &s.to_string())]), samples: counter });
-        batch.push(SeriesSamples { labels: labels("g", &[("i", &s.to_string())]), samples: g });
+        batch.push(SeriesSamples {
+            labels: labels("c", &[("i", &s.to_string())]),
+            samples: counter,
+        });
+        batch.push(SeriesSamples {
+            labels: labels("g", &[("i", &s.to_string())]),
+            samples: g,
+        });
     }
     store.append(batch).unwrap();
     store.close().unwrap();

@@ -14,13 +14,18 @@ pub struct Argus {
     pub data_dir: PathBuf,
     pub stderr_path: PathBuf,
     client: reqwest::Client,
+    extra_stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Argus {
     /// Starts a server on a data directory, with extra flags; waits for its ready line.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Argus {
         let stderr_path = data_dir.with_extension(format!("stderr-{}.log", std::process::id()));
-        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&stderr_path).expect("stderr log file");
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stderr_path)
+            .expect("stderr log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_argus"))
             .arg("serve")
             .arg("--data-dir")
@@ -34,28 +39,38 @@ impl Argus {
             .expect("argus starts");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let extra_stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let extra = extra_stdout.clone();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
             if let Some(Ok(line)) = lines.next() {
                 let _ = tx.send(line);
             }
-            // Anything more on stdout would break the one-line contract.
-            for line in lines.map_while(Result::ok) {
-                panic!("unexpected second stdout line: {line}");
-            }
+            // Anything more on stdout breaks the one-line contract; `terminate` checks.
+            extra
+                .lock()
+                .expect("not poisoned")
+                .extend(lines.map_while(Result::ok));
         });
-        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
-            let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-            panic!("no ready line within 60 s; stderr:\n{log}")
-        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                panic!("no ready line within 60 s; stderr:\n{log}")
+            });
         let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line is JSON");
         Argus {
             child: Some(child),
             http: format!("http://{}", ready["http"].as_str().expect("http address")),
-            statsd: ready["statsd"].as_str().expect("statsd address").parse().expect("statsd address parses"),
+            statsd: ready["statsd"]
+                .as_str()
+                .expect("statsd address")
+                .parse()
+                .expect("statsd address parses"),
             data_dir: data_dir.to_path_buf(),
             stderr_path,
             client: reqwest::Client::new(),
+            extra_stdout,
         }
     }
 
@@ -86,14 +101,26 @@ impl Argus {
     /// SIGTERM, then waits for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut c = self.child.take().expect("running");
-        let ok = Command::new("kill").args(["-TERM", &c.id().to_string()]).status().expect("kill -TERM");
+        let ok = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .expect("kill -TERM");
         assert!(ok.success());
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = c.try_wait().expect("wait") {
+                std::thread::sleep(Duration::from_millis(50));
+                let extra = self.extra_stdout.lock().expect("not poisoned");
+                assert!(
+                    extra.is_empty(),
+                    "stdout must hold only the ready line, also had: {extra:?}"
+                );
                 return status;
             }
-            assert!(Instant::now() < deadline, "argus did not exit within 60 s of SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "argus did not exit within 60 s of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -118,12 +145,23 @@ impl Argus {
         let status = resp.status();
         let text = resp.text().await.expect("body");
         assert!(status.is_success(), "export {selector}: {status}: {text}");
-        text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("export line is JSON")).collect()
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("export line is JSON"))
+            .collect()
     }
 
     /// The value of one of Argus' own metrics (sum over series whose line starts with `prefix`).
     pub async fn own_metric(&self, prefix: &str) -> f64 {
-        let text = self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("body");
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("body");
         text.lines()
             .filter(|l| l.starts_with(prefix))
             .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
@@ -151,7 +189,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

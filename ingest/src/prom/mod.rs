@@ -33,7 +33,9 @@ pub struct PromIngestConfig {
 
 impl Default for PromIngestConfig {
     fn default() -> Self {
-        PromIngestConfig { max_body_bytes: 64 << 20 }
+        PromIngestConfig {
+            max_body_bytes: 64 << 20,
+        }
     }
 }
 
@@ -46,20 +48,37 @@ struct AppState {
 }
 
 /// The routes of Prometheus ingest, to be merged into the server's router.
-pub fn router(writer: Arc<dyn SeriesWriter>, metrics: IngestMetrics, admission: WriteAdmission, config: PromIngestConfig) -> Router {
+pub fn router(
+    writer: Arc<dyn SeriesWriter>,
+    metrics: IngestMetrics,
+    admission: WriteAdmission,
+    config: PromIngestConfig,
+) -> Router {
     let limit = config.max_body_bytes;
     Router::new()
         .route("/api/v1/import/prometheus", post(import))
         .route("/api/v1/write", post(remote_write))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(AppState { writer, metrics, admission, config })
+        .with_state(AppState {
+            writer,
+            metrics,
+            admission,
+            config,
+        })
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
-async fn import(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, IngestError> {
+async fn import(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, IngestError> {
     let body = decoded_body(&headers, &body, state.config.max_body_bytes)?;
     let now = now_ms();
     let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -69,7 +88,8 @@ async fn import(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     for (n, raw) in body.split(|&b| b == b'\n').enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let parsed = match std::str::from_utf8(raw) {
-            Ok(line) => parse_line(line, now).map_err(|e| format!("line {}, column {}: {}", n + 1, e.column, e.message)),
+            Ok(line) => parse_line(line, now)
+                .map_err(|e| format!("line {}, column {}: {}", n + 1, e.column, e.message)),
             Err(_) => Err(format!("line {}: not valid UTF-8", n + 1)),
         };
         match parsed {
@@ -78,7 +98,10 @@ async fn import(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
                 Some(&i) => batch[i].samples.push(sample),
                 None => {
                     index.insert(labels.clone(), batch.len());
-                    batch.push(SeriesSamples { labels, samples: vec![sample] });
+                    batch.push(SeriesSamples {
+                        labels,
+                        samples: vec![sample],
+                    });
                 }
             },
             Err(e) => {
@@ -90,28 +113,53 @@ async fn import(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         }
     }
     if bad_lines > 0 {
-        state.metrics.http_rejects.with_label_values(&["import", "parse_error"]).inc_by(bad_lines);
+        state
+            .metrics
+            .http_rejects
+            .with_label_values(&["import", "parse_error"])
+            .inc_by(bad_lines);
         tracing::debug!(bad_lines, first = %errors.first().map(String::as_str).unwrap_or(""), "import lines rejected");
     }
     let outcome = append(&state, batch, "import").await?;
     Ok(answer(outcome, bad_lines, errors))
 }
 
-async fn remote_write(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, IngestError> {
-    if let Some(enc) = headers.get(axum::http::header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
-        if !enc.eq_ignore_ascii_case("snappy") {
-            return Err(IngestError::BadRequest(format!("remote_write body must be snappy-compressed, got Content-Encoding {enc:?}")));
-        }
+async fn remote_write(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, IngestError> {
+    let encoding = headers
+        .get(axum::http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    if let Some(enc) = encoding
+        && !enc.eq_ignore_ascii_case("snappy")
+    {
+        return Err(IngestError::BadRequest(format!(
+            "remote_write body must be snappy-compressed, got Content-Encoding {enc:?}"
+        )));
     }
     let decoded = remote_write::decode(&body).map_err(|e| {
-        state.metrics.http_rejects.with_label_values(&["remote_write", "malformed"]).inc();
+        state
+            .metrics
+            .http_rejects
+            .with_label_values(&["remote_write", "malformed"])
+            .inc();
         IngestError::BadRequest(format!("invalid remote_write request: {e}"))
     })?;
     let histograms = decoded.native_histograms;
     let mut outcome = append(&state, decoded.series, "remote_write").await?;
     if histograms > 0 {
-        state.metrics.http_rejects.with_label_values(&["remote_write", "native_histogram"]).inc_by(histograms);
-        outcome.reject_many("native_histogram", histograms, "native histograms are not supported yet (classic histograms are)");
+        state
+            .metrics
+            .http_rejects
+            .with_label_values(&["remote_write", "native_histogram"])
+            .inc_by(histograms);
+        outcome.reject_many(
+            "native_histogram",
+            histograms,
+            "native histograms are not supported yet (classic histograms are)",
+        );
     }
     if outcome.rejected_total() > 0 {
         // Prometheus drops a batch answered 4xx instead of retrying it; the accepted samples
@@ -127,21 +175,38 @@ async fn remote_write(State(state): State<AppState>, headers: HeaderMap, body: B
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn append(state: &AppState, batch: Vec<SeriesSamples>, source: &'static str) -> Result<AppendOutcome, IngestError> {
+async fn append(
+    state: &AppState,
+    batch: Vec<SeriesSamples>,
+    source: &'static str,
+) -> Result<AppendOutcome, IngestError> {
     if batch.is_empty() {
         return Ok(AppendOutcome::default());
     }
     let writer = state.writer.clone();
     let outcome = state.admission.run(move || writer.append(batch)).await??;
-    state.metrics.samples_written.with_label_values(&[source]).inc_by(outcome.samples_appended);
+    state
+        .metrics
+        .samples_written
+        .with_label_values(&[source])
+        .inc_by(outcome.samples_appended);
     for (reason, n) in &outcome.rejected {
-        state.metrics.http_rejects.with_label_values(&[source, reason]).inc_by(*n);
+        state
+            .metrics
+            .http_rejects
+            .with_label_values(&[source, reason])
+            .inc_by(*n);
     }
     Ok(outcome)
 }
 
 fn reasons(outcome: &AppendOutcome) -> String {
-    outcome.rejected.iter().map(|(r, n)| format!("{r}: {n}")).collect::<Vec<_>>().join(", ")
+    outcome
+        .rejected
+        .iter()
+        .map(|(r, n)| format!("{r}: {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// 204 when everything was stored; 200 with the reasons when some of it was; 400 when
@@ -151,14 +216,18 @@ fn answer(outcome: AppendOutcome, bad_lines: u64, mut errors: Vec<String>) -> Re
     if rejected == 0 {
         return StatusCode::NO_CONTENT.into_response();
     }
-    if let Some(first) = outcome.first_rejection.clone() {
-        if errors.len() < MAX_REPORTED_ERRORS {
-            errors.push(first);
-        }
+    if let Some(first) = outcome.first_rejection.clone()
+        && errors.len() < MAX_REPORTED_ERRORS
+    {
+        errors.push(first);
     }
-    let summary = format!("{} samples stored, {rejected} rejected", outcome.samples_appended);
+    let summary = format!(
+        "{} samples stored, {rejected} rejected",
+        outcome.samples_appended
+    );
     if outcome.samples_appended == 0 {
-        return IngestError::BadRequest(format!("{summary}: {}", errors.join("; "))).into_response();
+        return IngestError::BadRequest(format!("{summary}: {}", errors.join("; ")))
+            .into_response();
     }
     let body = serde_json::json!({
         "status": "partial",

@@ -50,11 +50,20 @@ const MAX_DECOMPRESSED: usize = 256 << 20;
 pub(crate) fn decode(body: &[u8]) -> Result<Decoded, String> {
     let len = snap::raw::decompress_len(body).map_err(|e| format!("snappy: {e}"))?;
     if len > MAX_DECOMPRESSED {
-        return Err(format!("decompressed body of {len} bytes exceeds the {MAX_DECOMPRESSED} byte limit"));
+        return Err(format!(
+            "decompressed body of {len} bytes exceeds the {MAX_DECOMPRESSED} byte limit"
+        ));
     }
-    let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| format!("snappy: {e}"))?;
-    let req = <WriteRequest as prost::Message>::decode(raw.as_slice()).map_err(|e| format!("protobuf: {e}"))?;
-    let mut out = Decoded { series: Vec::with_capacity(req.timeseries.len()), samples: 0, native_histograms: 0 };
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| format!("snappy: {e}"))?;
+    let req = <WriteRequest as prost::Message>::decode(raw.as_slice())
+        .map_err(|e| format!("protobuf: {e}"))?;
+    let mut out = Decoded {
+        series: Vec::with_capacity(req.timeseries.len()),
+        samples: 0,
+        native_histograms: 0,
+    };
     for ts in req.timeseries {
         out.native_histograms += ts.histograms.len() as u64;
         if ts.samples.is_empty() {
@@ -62,7 +71,14 @@ pub(crate) fn decode(body: &[u8]) -> Result<Decoded, String> {
         }
         out.samples += ts.samples.len() as u64;
         let labels = Labels::from_pairs(ts.labels.into_iter().map(|l| (l.name, l.value)));
-        let samples = ts.samples.into_iter().map(|s| Sample { t: s.timestamp, v: s.value }).collect();
+        let samples = ts
+            .samples
+            .into_iter()
+            .map(|s| Sample {
+                t: s.timestamp,
+                v: s.value,
+            })
+            .collect();
         out.series.push(SeriesSamples { labels, samples });
     }
     Ok(out)
@@ -77,12 +93,32 @@ mod tests {
     fn decodes_snappy_protobuf_and_keeps_stale_markers() {
         let req = WriteRequest {
             timeseries: vec![TimeSeries {
-                labels: vec![Label { name: "__name__".into(), value: "up".into() }, Label { name: "job".into(), value: "a".into() }],
-                samples: vec![RemoteSample { value: 1.0, timestamp: 1000 }, RemoteSample { value: storage::stale_nan(), timestamp: 2000 }],
+                labels: vec![
+                    Label {
+                        name: "__name__".into(),
+                        value: "up".into(),
+                    },
+                    Label {
+                        name: "job".into(),
+                        value: "a".into(),
+                    },
+                ],
+                samples: vec![
+                    RemoteSample {
+                        value: 1.0,
+                        timestamp: 1000,
+                    },
+                    RemoteSample {
+                        value: storage::stale_nan(),
+                        timestamp: 2000,
+                    },
+                ],
                 histograms: vec![],
             }],
         };
-        let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap();
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&req.encode_to_vec())
+            .unwrap();
         let d = decode(&body).unwrap();
         assert_eq!(d.samples, 2);
         assert_eq!(d.series[0].labels.to_string(), "up{job=\"a\"}");
@@ -92,7 +128,9 @@ mod tests {
     #[test]
     fn garbage_is_an_error() {
         assert!(decode(b"not snappy at all").is_err());
-        let body = snap::raw::Encoder::new().compress_vec(b"\xff\xff\xff").unwrap();
+        let body = snap::raw::Encoder::new()
+            .compress_vec(b"\xff\xff\xff")
+            .unwrap();
         assert!(decode(&body).is_err());
     }
 }

@@ -21,7 +21,10 @@ pub struct LineError {
 /// Parses one line. `Ok(None)` for comments and blank lines. `default_t` stamps lines that
 /// carry no timestamp.
 pub fn parse_line(line: &str, default_t: i64) -> Result<Option<TextSample>, LineError> {
-    let mut p = Cursor { s: line.as_bytes(), pos: 0 };
+    let mut p = Cursor {
+        s: line.as_bytes(),
+        pos: 0,
+    };
     p.skip_spaces();
     if p.at_end() || p.peek() == Some(b'#') {
         return Ok(None);
@@ -66,7 +69,10 @@ pub fn parse_line(line: &str, default_t: i64) -> Result<Option<TextSample>, Line
                 if label_name == METRIC_NAME {
                     name = Some(value);
                 } else {
-                    pairs.push(Label { name: label_name, value });
+                    pairs.push(Label {
+                        name: label_name,
+                        value,
+                    });
                 }
             }
             p.skip_spaces();
@@ -83,24 +89,33 @@ pub fn parse_line(line: &str, default_t: i64) -> Result<Option<TextSample>, Line
         return Err(p.error("expected a space before the value"));
     }
     let value_at = p.pos;
-    let value = parse_value(p.token()).ok_or(LineError { column: value_at + 1, message: "invalid sample value" })?;
+    let value = parse_value(p.token()).ok_or(LineError {
+        column: value_at + 1,
+        message: "invalid sample value",
+    })?;
     p.skip_spaces();
     let t = if p.at_end() {
         default_t
     } else {
         let t_at = p.pos;
-        let t = p
-            .token()
-            .parse::<i64>()
-            .map_err(|_| LineError { column: t_at + 1, message: "invalid timestamp (want integer milliseconds)" })?;
+        let t = p.token().parse::<i64>().map_err(|_| LineError {
+            column: t_at + 1,
+            message: "invalid timestamp (want integer milliseconds)",
+        })?;
         p.skip_spaces();
         if !p.at_end() {
             return Err(p.error("unexpected text after the timestamp"));
         }
         t
     };
-    pairs.push(Label { name: METRIC_NAME.to_string(), value: name });
-    Ok(Some(TextSample { labels: Labels::from_pairs(pairs.into_iter().map(|l| (l.name, l.value))), sample: Sample { t, v: value } }))
+    pairs.push(Label {
+        name: METRIC_NAME.to_string(),
+        value: name,
+    });
+    Ok(Some(TextSample {
+        labels: Labels::from_pairs(pairs.into_iter().map(|l| (l.name, l.value))),
+        sample: Sample { t, v: value },
+    }))
 }
 
 /// Go's `strconv.ParseFloat` spellings as Prometheus accepts them: decimals, exponents,
@@ -112,7 +127,11 @@ pub(crate) fn parse_value(tok: &str) -> Option<f64> {
         "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
         _ => {}
     }
-    if tok.is_empty() || !tok.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')) {
+    if tok.is_empty()
+        || !tok
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
         return None;
     }
     tok.parse::<f64>().ok()
@@ -133,7 +152,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn error(&self, message: &'static str) -> LineError {
-        LineError { column: self.pos + 1, message }
+        LineError {
+            column: self.pos + 1,
+            message,
+        }
     }
 
     /// Skips spaces and tabs; says whether there were any.
@@ -159,7 +181,10 @@ impl<'a> Cursor<'a> {
     fn ident(&mut self, colon: bool) -> &'a str {
         let start = self.pos;
         while let Some(c) = self.peek() {
-            let ok = c.is_ascii_alphabetic() || c == b'_' || (colon && c == b':') || (self.pos > start && c.is_ascii_digit());
+            let ok = c.is_ascii_alphabetic()
+                || c == b'_'
+                || (colon && c == b':')
+                || (self.pos > start && c.is_ascii_digit());
             if !ok {
                 break;
             }
@@ -170,12 +195,20 @@ impl<'a> Cursor<'a> {
 
     fn metric_name(&mut self) -> Result<&'a str, LineError> {
         let n = self.ident(true);
-        if n.is_empty() { Err(self.error("invalid metric name")) } else { Ok(n) }
+        if n.is_empty() {
+            Err(self.error("invalid metric name"))
+        } else {
+            Ok(n)
+        }
     }
 
     fn label_name(&mut self) -> Result<&'a str, LineError> {
         let n = self.ident(false);
-        if n.is_empty() { Err(self.error("invalid label name")) } else { Ok(n) }
+        if n.is_empty() {
+            Err(self.error("invalid label name"))
+        } else {
+            Ok(n)
+        }
     }
 
     /// A double-quoted string with `\\`, `\"` and `\n` escapes.
@@ -187,7 +220,8 @@ impl<'a> Cursor<'a> {
                 None => return Err(self.error("unterminated quoted string")),
                 Some(b'"') => {
                     self.pos += 1;
-                    return String::from_utf8(out).map_err(|_| self.error("label value is not valid UTF-8"));
+                    return String::from_utf8(out)
+                        .map_err(|_| self.error("label value is not valid UTF-8"));
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -220,8 +254,17 @@ mod tests {
     #[test]
     fn plain_and_labelled_lines() {
         let s = parse("http_requests_total{method=\"post\",code=\"200\"} 1027 1395066363000");
-        assert_eq!(s.labels.to_string(), "http_requests_total{code=\"200\", method=\"post\"}");
-        assert_eq!(s.sample, Sample { t: 1395066363000, v: 1027.0 });
+        assert_eq!(
+            s.labels.to_string(),
+            "http_requests_total{code=\"200\", method=\"post\"}"
+        );
+        assert_eq!(
+            s.sample,
+            Sample {
+                t: 1395066363000,
+                v: 1027.0
+            }
+        );
         let s = parse("up 1");
         assert_eq!(s.sample, Sample { t: 7, v: 1.0 });
         let s = parse("x{a=\"q\\\"uo\\\\te\\n\",} -Inf -5");
@@ -230,7 +273,10 @@ mod tests {
         assert!(s.sample.v.is_infinite());
         assert!(parse("y NaN").sample.v.is_nan());
         assert_eq!(parse("z 1.5e3").sample.v, 1500.0);
-        assert_eq!(parse("{\"my.metric\", a=\"b\"} 2").labels.metric_name(), Some("my.metric"));
+        assert_eq!(
+            parse("{\"my.metric\", a=\"b\"} 2").labels.metric_name(),
+            Some("my.metric")
+        );
         assert_eq!(parse("{__name__=\"m\"} 3").labels.metric_name(), Some("m"));
         assert_eq!(parse_line("# HELP x y", 0), Ok(None));
         assert_eq!(parse_line("   ", 0), Ok(None));
@@ -238,10 +284,22 @@ mod tests {
 
     #[test]
     fn errors_say_where() {
-        assert_eq!(parse_line("x{a=1} 2", 0).unwrap_err().message, "expected '\"' to open a label value");
-        assert_eq!(parse_line("x 1 2 3", 0).unwrap_err().message, "unexpected text after the timestamp");
-        assert_eq!(parse_line("x abc", 0).unwrap_err().message, "invalid sample value");
-        assert_eq!(parse_line("x{a=\"b\"", 0).unwrap_err().message, "unterminated label set");
+        assert_eq!(
+            parse_line("x{a=1} 2", 0).unwrap_err().message,
+            "expected '\"' to open a label value"
+        );
+        assert_eq!(
+            parse_line("x 1 2 3", 0).unwrap_err().message,
+            "unexpected text after the timestamp"
+        );
+        assert_eq!(
+            parse_line("x abc", 0).unwrap_err().message,
+            "invalid sample value"
+        );
+        assert_eq!(
+            parse_line("x{a=\"b\"", 0).unwrap_err().message,
+            "unterminated label set"
+        );
         assert_eq!(parse_line("x 1 1.5", 0).unwrap_err().column, 5);
         assert!(parse_line("9x 1", 0).is_err());
     }

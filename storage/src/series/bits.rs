@@ -9,7 +9,11 @@ pub(crate) struct BitWriter {
 
 impl BitWriter {
     pub(crate) fn with_capacity(bytes: usize) -> Self {
-        BitWriter { out: Vec::with_capacity(bytes), acc: 0, nacc: 0 }
+        BitWriter {
+            out: Vec::with_capacity(bytes),
+            acc: 0,
+            nacc: 0,
+        }
     }
 
     /// Writes the low `n` bits of `v` (0 ≤ n ≤ 64), most significant first.

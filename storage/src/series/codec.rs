@@ -69,7 +69,10 @@ pub(crate) fn encode(samples: &[Sample]) -> Vec<u8> {
         .unwrap_or(ValueEncoding::Xor);
 
     let mut w = BitWriter::with_capacity(n * 2 + 16);
-    w.write(u64::from(VERSION << 4 | (val_enc as u8) << 2 | ts_enc as u8), 8);
+    w.write(
+        u64::from(VERSION << 4 | (val_enc as u8) << 2 | ts_enc as u8),
+        8,
+    );
     w.write_uvarint(n as u64);
     write_timestamps(&mut w, &ts, ts_enc);
     write_values(&mut w, samples, ints.as_ref(), val_enc);
@@ -125,7 +128,11 @@ fn write_for_deltas(w: &mut BitWriter, seq: &[i64]) {
     }
     let deltas = seq.windows(2).map(|p| p[1].wrapping_sub(p[0]));
     let min = deltas.clone().min().unwrap_or(0);
-    let max_off = deltas.clone().map(|d| d.wrapping_sub(min) as u64).max().unwrap_or(0);
+    let max_off = deltas
+        .clone()
+        .map(|d| d.wrapping_sub(min) as u64)
+        .max()
+        .unwrap_or(0);
     let width = 64 - max_off.leading_zeros();
     w.write_varint(min);
     w.write(u64::from(width), 7);
@@ -134,7 +141,12 @@ fn write_for_deltas(w: &mut BitWriter, seq: &[i64]) {
     }
 }
 
-fn read_for_deltas(r: &mut BitReader<'_>, first: i64, n: usize, mut emit: impl FnMut(i64)) -> Option<()> {
+fn read_for_deltas(
+    r: &mut BitReader<'_>,
+    first: i64,
+    n: usize,
+    mut emit: impl FnMut(i64),
+) -> Option<()> {
     emit(first);
     if n < 2 {
         return Some(());
@@ -200,7 +212,12 @@ fn write_dod_buckets(w: &mut BitWriter, seq: &[i64]) {
     }
 }
 
-fn read_dod_buckets(r: &mut BitReader<'_>, first: i64, n: usize, mut emit: impl FnMut(i64)) -> Option<()> {
+fn read_dod_buckets(
+    r: &mut BitReader<'_>,
+    first: i64,
+    n: usize,
+    mut emit: impl FnMut(i64),
+) -> Option<()> {
     emit(first);
     if n < 2 {
         return Some(());
@@ -226,7 +243,12 @@ fn write_timestamps(w: &mut BitWriter, ts: &[i64], enc: TsEncoding) {
     }
 }
 
-fn read_timestamps(r: &mut BitReader<'_>, n: usize, enc: TsEncoding, out: &mut Vec<Sample>) -> Option<()> {
+fn read_timestamps(
+    r: &mut BitReader<'_>,
+    n: usize,
+    enc: TsEncoding,
+    out: &mut Vec<Sample>,
+) -> Option<()> {
     let first = r.read_varint()?;
     out.reserve(n.min(4096));
     let emit = |t| out.push(Sample { t, v: 0.0 });
@@ -265,7 +287,9 @@ impl IntValues {
         let mut prev = 0i64;
         for (i, (s, k)) in samples.iter().zip(&per_value).enumerate() {
             let scaled = (s.v * scale).round();
-            let exact = k.is_some() && scaled.abs() < MAX_EXACT_INT && (scaled / scale).to_bits() == s.v.to_bits();
+            let exact = k.is_some()
+                && scaled.abs() < MAX_EXACT_INT
+                && (scaled / scale).to_bits() == s.v.to_bits();
             if exact {
                 prev = scaled as i64;
             } else {
@@ -277,11 +301,20 @@ impl IntValues {
         if exceptions.len() * 2 > samples.len() {
             return None;
         }
-        Some(IntValues { decimals, ints, exceptions })
+        Some(IntValues {
+            decimals,
+            ints,
+            exceptions,
+        })
     }
 }
 
-fn write_values(w: &mut BitWriter, samples: &[Sample], ints: Option<&IntValues>, enc: ValueEncoding) {
+fn write_values(
+    w: &mut BitWriter,
+    samples: &[Sample],
+    ints: Option<&IntValues>,
+    enc: ValueEncoding,
+) {
     let ints = match (enc, ints) {
         (ValueEncoding::Xor, _) | (_, None) => return write_xor(w, samples),
         (_, Some(ints)) => ints,
@@ -413,7 +446,12 @@ mod tests {
     }
 
     fn regular(n: usize, mut f: impl FnMut(usize) -> f64) -> Vec<Sample> {
-        (0..n).map(|i| Sample { t: 1_700_000_000_000 + i as i64 * 10_000, v: f(i) }).collect()
+        (0..n)
+            .map(|i| Sample {
+                t: 1_700_000_000_000 + i as i64 * 10_000,
+                v: f(i),
+            })
+            .collect()
     }
 
     #[test]

@@ -54,7 +54,9 @@ impl Index {
     }
 
     pub(crate) fn remove(&mut self, id: SeriesId) {
-        let Some(series) = self.by_id.remove(&id) else { return };
+        let Some(series) = self.by_id.remove(&id) else {
+            return;
+        };
         self.by_labels.remove(&series.labels);
         for l in series.labels.iter() {
             if let Some(values) = self.postings.get_mut(&l.name) {
@@ -76,8 +78,10 @@ impl Index {
     /// Series matching every matcher, ascending by id. Matchers that reject the empty value
     /// narrow the candidates through the postings; the others filter the survivors.
     pub(crate) fn select(&self, matchers: &[Matcher]) -> Vec<Arc<MemSeries>> {
-        let (narrowing, filtering): (Vec<&Matcher>, Vec<&Matcher>) = matchers.iter().partition(|m| !m.matches_empty());
-        let mut lists: Vec<Vec<SeriesId>> = narrowing.iter().map(|m| self.postings_for(m)).collect();
+        let (narrowing, filtering): (Vec<&Matcher>, Vec<&Matcher>) =
+            matchers.iter().partition(|m| !m.matches_empty());
+        let mut lists: Vec<Vec<SeriesId>> =
+            narrowing.iter().map(|m| self.postings_for(m)).collect();
         lists.sort_by_key(Vec::len);
         let candidates: Box<dyn Iterator<Item = SeriesId> + '_> = match lists.split_first() {
             None => Box::new(self.by_id.keys().copied()),
@@ -94,13 +98,19 @@ impl Index {
         };
         candidates
             .filter_map(|id| self.by_id.get(&id))
-            .filter(|s| filtering.iter().all(|m| m.matches(s.labels.get(&m.name).unwrap_or(""))))
+            .filter(|s| {
+                filtering
+                    .iter()
+                    .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
+            })
             .cloned()
             .collect()
     }
 
     fn postings_for(&self, m: &Matcher) -> Vec<SeriesId> {
-        let Some(values) = self.postings.get(&m.name) else { return Vec::new() };
+        let Some(values) = self.postings.get(&m.name) else {
+            return Vec::new();
+        };
         if m.op == crate::MatchOp::Equal {
             return values.get(&m.value).cloned().unwrap_or_default();
         }
@@ -121,7 +131,10 @@ impl Index {
 
     /// Every value of a label in use, sorted.
     pub(crate) fn label_values(&self, name: &str) -> Vec<String> {
-        self.postings.get(name).map(|v| v.keys().cloned().collect()).unwrap_or_default()
+        self.postings
+            .get(name)
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default()
     }
 }
 

@@ -56,5 +56,8 @@ pub(crate) fn parse_chunk_key(k: &[u8]) -> Option<ChunkKey> {
     if k.len() != 32 {
         return None;
     }
-    Some(ChunkKey { series: series_id_of(&k[8..16])?, min_t: unflip(&k[16..24])? })
+    Some(ChunkKey {
+        series: series_id_of(&k[8..16])?,
+        min_t: unflip(&k[16..24])?,
+    })
 }

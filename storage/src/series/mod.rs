@@ -29,7 +29,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
-use rocksdb::{ColumnFamilyDescriptor, DB, DBCompressionType, Direction, IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions};
+use rocksdb::{
+    ColumnFamilyDescriptor, DB, DBCompressionType, Direction, IteratorMode, Options, ReadOptions,
+    WriteBatch, WriteOptions,
+};
 
 pub use api::{AppendOutcome, SeriesId, SeriesRef, SeriesStoreConfig, SeriesWriter, reject};
 use index::Index;
@@ -70,13 +73,23 @@ struct Head {
 
 impl Head {
     fn new(min_t: i64, max_t: i64, dirty: bool) -> Self {
-        Head { samples: Vec::new(), ooo: Vec::new(), in_flight: Vec::new(), min_t, max_t, dirty }
+        Head {
+            samples: Vec::new(),
+            ooo: Vec::new(),
+            in_flight: Vec::new(),
+            min_t,
+            max_t,
+            dirty,
+        }
     }
 
     fn buffered(&self) -> usize {
         self.samples.len() + self.ooo.len()
     }
 }
+
+/// A chunk as read from RocksDB: key and value.
+type RawChunk = (Box<[u8]>, Box<[u8]>);
 
 /// A run of samples of one series leaving a head for RocksDB.
 struct Run {
@@ -105,7 +118,10 @@ pub struct SeriesStore {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn duration_ms(d: Duration) -> i64 {
@@ -115,7 +131,10 @@ fn duration_ms(d: Duration) -> i64 {
 impl SeriesStore {
     /// Opens (or creates) the store in `config.dir`, replays the write-ahead log and starts
     /// the background checkpoint, compaction and retention thread.
-    pub fn open(config: SeriesStoreConfig, registry: &prometheus::Registry) -> Result<Arc<SeriesStore>, StorageError> {
+    pub fn open(
+        config: SeriesStoreConfig,
+        registry: &prometheus::Registry,
+    ) -> Result<Arc<SeriesStore>, StorageError> {
         let metrics = StorageMetrics::new(registry);
         let db_dir = config.dir.join("series");
         let wal_dir = config.dir.join("wal");
@@ -172,18 +191,26 @@ impl SeriesStore {
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StorageError> {
         self.db
             .cf_handle(name)
-            .ok_or_else(|| StorageError::Corruption { path: self.config.dir.clone(), detail: format!("missing column family {name}") })
+            .ok_or_else(|| StorageError::Corruption {
+                path: self.config.dir.clone(),
+                detail: format!("missing column family {name}"),
+            })
     }
 
     fn check_format(&self) -> Result<(), StorageError> {
         let meta = self.cf(CF_META)?;
         match self.db.get_cf(meta, keys::META_FORMAT)? {
-            None => self.db.put_cf(meta, keys::META_FORMAT, keys::FORMAT_VERSION)?,
+            None => self
+                .db
+                .put_cf(meta, keys::META_FORMAT, keys::FORMAT_VERSION)?,
             Some(v) if v == keys::FORMAT_VERSION => {}
             Some(v) => {
                 return Err(StorageError::Corruption {
                     path: self.config.dir.clone(),
-                    detail: format!("unknown series store format {:?}", String::from_utf8_lossy(&v)),
+                    detail: format!(
+                        "unknown series store format {:?}",
+                        String::from_utf8_lossy(&v)
+                    ),
                 });
             }
         }
@@ -198,12 +225,21 @@ impl SeriesStore {
         let floor = self
             .db
             .get_cf(meta, keys::META_CHUNK_SEQ_FLOOR)?
-            .and_then(|v| v.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes))
+            .and_then(|v| {
+                v.get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_le_bytes)
+            })
             .unwrap_or(0);
         let start = floor.max(1);
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
-        self.db.put_cf_opt(meta, keys::META_CHUNK_SEQ_FLOOR, start.saturating_add(CHUNK_SEQ_RESERVATION).to_le_bytes(), &wo)?;
+        self.db.put_cf_opt(
+            meta,
+            keys::META_CHUNK_SEQ_FLOOR,
+            start.saturating_add(CHUNK_SEQ_RESERVATION).to_le_bytes(),
+            &wo,
+        )?;
         self.next_token.store(start, Ordering::SeqCst);
         Ok(())
     }
@@ -216,9 +252,16 @@ impl SeriesStore {
             let (k, v) = item?;
             let (id, row) = keys::series_id_of(&k)
                 .zip(SeriesRow::decode(&v))
-                .ok_or_else(|| StorageError::Corruption { path: self.config.dir.clone(), detail: "bad series row".into() })?;
+                .ok_or_else(|| StorageError::Corruption {
+                    path: self.config.dir.clone(),
+                    detail: "bad series row".into(),
+                })?;
             max_id = max_id.max(id);
-            index.insert(Arc::new(MemSeries { id, labels: Arc::new(row.labels), head: Mutex::new(Head::new(row.min_t, row.max_t, false)) }));
+            index.insert(Arc::new(MemSeries {
+                id,
+                labels: Arc::new(row.labels),
+                head: Mutex::new(Head::new(row.min_t, row.max_t, false)),
+            }));
         }
         self.next_id.store(max_id + 1, Ordering::SeqCst);
         self.metrics.series.set(index.len() as i64);
@@ -250,9 +293,16 @@ impl SeriesStore {
         let from = self
             .db
             .get_cf(self.cf(CF_META)?, keys::META_WAL_CHECKPOINT)?
-            .and_then(|v| v.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes))
+            .and_then(|v| {
+                v.get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_le_bytes)
+            })
             .unwrap_or(0);
-        let corrupt = |detail: &str| StorageError::Corruption { path: self.wal_dir.clone(), detail: detail.into() };
+        let corrupt = |detail: &str| StorageError::Corruption {
+            path: self.wal_dir.clone(),
+            detail: detail.into(),
+        };
         let mut bad = 0u64;
         wal::replay(&self.wal_dir, from, |_, payload| {
             if self.replay_series(payload).is_none() {
@@ -262,18 +312,32 @@ impl SeriesStore {
         let mut outcome = AppendOutcome::default();
         let mut runs = Vec::new();
         let stats = wal::replay(&self.wal_dir, from, |_, payload| {
-            if self.replay_samples(payload, &mut outcome, &mut runs).is_none() {
+            if self
+                .replay_samples(payload, &mut outcome, &mut runs)
+                .is_none()
+            {
                 bad += 1;
             }
         })?;
         if bad > 0 {
-            return Err(corrupt(&format!("{bad} undecodable write-ahead log records")));
+            return Err(corrupt(&format!(
+                "{bad} undecodable write-ahead log records"
+            )));
         }
         self.write_runs(runs, false)?;
         let next_seq = stats.max_seq.map_or(from, |m| m + 1).max(from);
-        *self.wal.lock() = Some(Arc::new(wal::Wal::open(&self.wal_dir, next_seq, self.metrics.clone())?));
+        *self.wal.lock() = Some(Arc::new(wal::Wal::open(
+            &self.wal_dir,
+            next_seq,
+            self.metrics.clone(),
+        )?));
         if stats.records > 0 {
-            tracing::info!(records = stats.records, samples = outcome.samples_appended, torn = stats.torn, "replayed write-ahead log");
+            tracing::info!(
+                records = stats.records,
+                samples = outcome.samples_appended,
+                torn = stats.torn,
+                "replayed write-ahead log"
+            );
         }
         Ok(stats.records)
     }
@@ -285,7 +349,11 @@ impl SeriesStore {
             let id = get_uvarint(&mut payload)?;
             let labels = Labels::decode(varint::get_bytes(&mut payload)?)?;
             if index.by_id(id).is_none() {
-                index.insert(Arc::new(MemSeries { id, labels: Arc::new(labels), head: Mutex::new(Head::new(i64::MAX, i64::MIN, true)) }));
+                index.insert(Arc::new(MemSeries {
+                    id,
+                    labels: Arc::new(labels),
+                    head: Mutex::new(Head::new(i64::MAX, i64::MIN, true)),
+                }));
                 self.next_id.fetch_max(id + 1, Ordering::SeqCst);
             }
         }
@@ -293,7 +361,12 @@ impl SeriesStore {
         Some(())
     }
 
-    fn replay_samples(&self, mut payload: &[u8], outcome: &mut AppendOutcome, runs: &mut Vec<Run>) -> Option<()> {
+    fn replay_samples(
+        &self,
+        mut payload: &[u8],
+        outcome: &mut AppendOutcome,
+        runs: &mut Vec<Run>,
+    ) -> Option<()> {
         let n_new = get_uvarint(&mut payload)?;
         for _ in 0..n_new {
             get_uvarint(&mut payload)?;
@@ -311,32 +384,34 @@ impl SeriesStore {
     fn start_background(self: &Arc<Self>) {
         let (tx, rx) = channel::<()>();
         let weak = Arc::downgrade(self);
-        let handle = std::thread::Builder::new().name("argus-series-maintenance".into()).spawn(move || {
-            let mut last_checkpoint = Instant::now();
-            let mut last_maintenance = Instant::now();
-            loop {
-                match rx.recv_timeout(BACKGROUND_TICK) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
-                }
-                let Some(store) = weak.upgrade() else { return };
-                if last_checkpoint.elapsed() >= store.config.checkpoint_interval {
-                    last_checkpoint = Instant::now();
-                    if let Err(e) = store.checkpoint() {
-                        tracing::error!(error = %e, "series checkpoint failed");
+        let handle = std::thread::Builder::new()
+            .name("argus-series-maintenance".into())
+            .spawn(move || {
+                let mut last_checkpoint = Instant::now();
+                let mut last_maintenance = Instant::now();
+                loop {
+                    match rx.recv_timeout(BACKGROUND_TICK) {
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                    let Some(store) = weak.upgrade() else { return };
+                    if last_checkpoint.elapsed() >= store.config.checkpoint_interval {
+                        last_checkpoint = Instant::now();
+                        if let Err(e) = store.checkpoint() {
+                            tracing::error!(error = %e, "series checkpoint failed");
+                        }
+                    }
+                    if last_maintenance.elapsed() >= MAINTENANCE_INTERVAL {
+                        last_maintenance = Instant::now();
+                        if let Err(e) = store.enforce_retention(now_ms()) {
+                            tracing::error!(error = %e, "retention failed");
+                        }
+                        if let Err(e) = store.compact() {
+                            tracing::error!(error = %e, "compaction failed");
+                        }
                     }
                 }
-                if last_maintenance.elapsed() >= MAINTENANCE_INTERVAL {
-                    last_maintenance = Instant::now();
-                    if let Err(e) = store.enforce_retention(now_ms()) {
-                        tracing::error!(error = %e, "retention failed");
-                    }
-                    if let Err(e) = store.compact() {
-                        tracing::error!(error = %e, "compaction failed");
-                    }
-                }
-            }
-        });
+            });
         match handle {
             Ok(h) => *self.background.lock() = Some((tx, h)),
             Err(e) => tracing::error!(error = %e, "could not start the series maintenance thread"),
@@ -359,7 +434,11 @@ impl SeriesStore {
             return s.clone();
         }
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        let series = Arc::new(MemSeries { id, labels: Arc::new(labels), head: Mutex::new(Head::new(i64::MAX, i64::MIN, true)) });
+        let series = Arc::new(MemSeries {
+            id,
+            labels: Arc::new(labels),
+            head: Mutex::new(Head::new(i64::MAX, i64::MIN, true)),
+        });
         index.insert(series.clone());
         self.metrics.series.set(index.len() as i64);
         self.metrics.series_created.inc();
@@ -374,10 +453,17 @@ impl SeriesStore {
             return Err(StorageError::ShuttingDown);
         }
         let mut outcome = AppendOutcome::default();
-        let cutoff = self.config.retention.map(|r| now_ms().saturating_sub(duration_ms(r)));
+        let cutoff = self
+            .config
+            .retention
+            .map(|r| now_ms().saturating_sub(duration_ms(r)));
         let mut created = Vec::new();
         let mut resolved: Vec<(Arc<MemSeries>, Vec<Sample>)> = Vec::with_capacity(batch.len());
-        for SeriesSamples { labels, mut samples } in batch {
+        for SeriesSamples {
+            labels,
+            mut samples,
+        } in batch
+        {
             if let Err(e) = labels.validate() {
                 for _ in &samples {
                     outcome.reject(reject::INVALID_LABELS, || e.to_string());
@@ -388,7 +474,12 @@ impl SeriesStore {
                 samples.retain(|s| {
                     let keep = s.t >= cutoff;
                     if !keep {
-                        outcome.reject(reject::OUTSIDE_RETENTION, || format!("sample of {labels} at {} ms is older than the retention period", s.t));
+                        outcome.reject(reject::OUTSIDE_RETENTION, || {
+                            format!(
+                                "sample of {labels} at {} ms is older than the retention period",
+                                s.t
+                            )
+                        });
                     }
                     keep
                 });
@@ -411,23 +502,39 @@ impl SeriesStore {
             self.apply(series, samples, &mut outcome, &mut runs);
         }
         self.write_runs(runs, false)?;
-        self.metrics.samples_appended.inc_by(outcome.samples_appended);
+        self.metrics
+            .samples_appended
+            .inc_by(outcome.samples_appended);
         for (reason, n) in &outcome.rejected {
-            self.metrics.samples_rejected.with_label_values(&[reason]).inc_by(*n);
+            self.metrics
+                .samples_rejected
+                .with_label_values(&[reason])
+                .inc_by(*n);
         }
-        self.metrics.append_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .append_seconds
+            .observe(started.elapsed().as_secs_f64());
         Ok(outcome)
     }
 
     /// Adds samples to a series' head; full heads become runs for RocksDB.
-    fn apply(&self, series: &Arc<MemSeries>, samples: &[Sample], outcome: &mut AppendOutcome, runs: &mut Vec<Run>) {
+    fn apply(
+        &self,
+        series: &Arc<MemSeries>,
+        samples: &[Sample],
+        outcome: &mut AppendOutcome,
+        runs: &mut Vec<Run>,
+    ) {
         let ooo_window = duration_ms(self.config.out_of_order_window);
         let max_samples = self.config.max_head_samples.max(1);
         let mut head = series.head.lock();
         let before = head.buffered();
         for &s in samples {
             if head.max_t == i64::MIN || s.t > head.max_t {
-                let cut = head.samples.first().is_some_and(|f| self.partition_of(f.t) != self.partition_of(s.t))
+                let cut = head
+                    .samples
+                    .first()
+                    .is_some_and(|f| self.partition_of(f.t) != self.partition_of(s.t))
                     || head.samples.len() >= max_samples;
                 if cut {
                     let taken = std::mem::take(&mut head.samples);
@@ -439,7 +546,11 @@ impl SeriesStore {
                 head.dirty = true;
                 outcome.samples_appended += 1;
             } else if head.samples.last().is_some_and(|l| l.t == s.t) {
-                if head.samples.last().is_some_and(|l| l.v.to_bits() == s.v.to_bits()) {
+                if head
+                    .samples
+                    .last()
+                    .is_some_and(|l| l.v.to_bits() == s.v.to_bits())
+                {
                     outcome.samples_appended += 1;
                 } else {
                     outcome.reject(reject::DUPLICATE_TIMESTAMP, || {
@@ -474,7 +585,11 @@ impl SeriesStore {
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         head.in_flight.push((token, samples.clone()));
         self.metrics.head_samples.sub(samples.len() as i64);
-        Run { series: series.clone(), token, samples }
+        Run {
+            series: series.clone(),
+            token,
+            samples,
+        }
     }
 
     /// Writes runs as chunks (split by partition, sorted, deduplicated), then drops them from
@@ -490,7 +605,12 @@ impl SeriesStore {
         for run in &runs {
             for (partition, part) in self.split_by_partition(run.samples.clone()) {
                 let first = part[0].t;
-                let key = keys::chunk_key(partition, run.series.id, first, self.next_token.fetch_add(1, Ordering::Relaxed));
+                let key = keys::chunk_key(
+                    partition,
+                    run.series.id,
+                    first,
+                    self.next_token.fetch_add(1, Ordering::Relaxed),
+                );
                 batch.put_cf(cf, key, encode_chunk_value(&part));
                 touched.insert(partition);
                 chunks += 1;
@@ -507,7 +627,11 @@ impl SeriesStore {
             }
         }
         for run in runs {
-            run.series.head.lock().in_flight.retain(|(t, _)| *t != run.token);
+            run.series
+                .head
+                .lock()
+                .in_flight
+                .retain(|(t, _)| *t != run.token);
         }
         Ok(())
     }
@@ -538,14 +662,24 @@ impl SeriesStore {
             let mut rows = Vec::new();
             for series in index.all() {
                 let mut head = series.head.lock();
-                for taken in [std::mem::take(&mut head.samples), std::mem::take(&mut head.ooo)] {
+                for taken in [
+                    std::mem::take(&mut head.samples),
+                    std::mem::take(&mut head.ooo),
+                ] {
                     if !taken.is_empty() {
                         runs.push(self.start_run(series, &mut head, taken));
                     }
                 }
                 if head.dirty {
                     head.dirty = false;
-                    rows.push((series.id, SeriesRow { labels: (*series.labels).clone(), min_t: head.min_t, max_t: head.max_t }));
+                    rows.push((
+                        series.id,
+                        SeriesRow {
+                            labels: (*series.labels).clone(),
+                            min_t: head.min_t,
+                            max_t: head.max_t,
+                        },
+                    ));
                 }
             }
             (seq, runs, rows)
@@ -561,7 +695,11 @@ impl SeriesStore {
             row.encode(&mut buf);
             batch.put_cf(series_cf, keys::series_key(*id), &buf);
         }
-        batch.put_cf(self.cf(CF_META)?, keys::META_WAL_CHECKPOINT, seq.to_le_bytes());
+        batch.put_cf(
+            self.cf(CF_META)?,
+            keys::META_WAL_CHECKPOINT,
+            seq.to_le_bytes(),
+        );
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         self.db.write_opt(batch, &wo)?;
@@ -569,14 +707,21 @@ impl SeriesStore {
         if let Some(wal) = wal {
             wal.remove_before(seq)?;
         }
-        self.metrics.checkpoint_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .checkpoint_seconds
+            .observe(started.elapsed().as_secs_f64());
         Ok(())
     }
 
     // ------------------------------------------------------------------ read path
 
     /// Series matching all matchers with samples in `[mint, maxt]` (ms), sorted by labels.
-    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SeriesRef>, StorageError> {
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SeriesRef>, StorageError> {
         let found = self.index.read().select(matchers);
         let mut out: Vec<SeriesRef> = found
             .into_iter()
@@ -584,7 +729,10 @@ impl SeriesStore {
                 let h = s.head.lock();
                 h.min_t <= maxt && h.max_t >= mint
             })
-            .map(|s| SeriesRef { id: s.id, labels: s.labels.clone() })
+            .map(|s| SeriesRef {
+                id: s.id,
+                labels: s.labels.clone(),
+            })
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(out)
@@ -592,7 +740,9 @@ impl SeriesStore {
 
     /// Samples of one series in `[mint, maxt]`, sorted by time, one per timestamp.
     pub fn samples(&self, id: SeriesId, mint: i64, maxt: i64) -> Result<Vec<Sample>, StorageError> {
-        let Some(series) = self.index.read().by_id(id).cloned() else { return Ok(Vec::new()) };
+        let Some(series) = self.index.read().by_id(id).cloned() else {
+            return Ok(Vec::new());
+        };
         let in_range = |s: &&Sample| s.t >= mint && s.t <= maxt;
         // The head first: a run leaving it is in RocksDB before it leaves `in_flight`.
         let mut out: Vec<Sample> = {
@@ -610,7 +760,11 @@ impl SeriesStore {
         };
         let partitions: Vec<i64> = {
             let first = self.partition_of(mint);
-            self.partitions.lock().range(first..=maxt).map(|(p, _)| *p).collect()
+            self.partitions
+                .lock()
+                .range(first..=maxt)
+                .map(|(p, _)| *p)
+                .collect()
         };
         let cf = self.cf(CF_CHUNKS)?;
         let mut decoded = Vec::new();
@@ -618,13 +772,19 @@ impl SeriesStore {
             let prefix = keys::chunk_prefix(p, id);
             let mut ro = ReadOptions::default();
             ro.set_iterate_upper_bound(prefix_upper_bound(&prefix));
-            for item in self.db.iterator_cf_opt(cf, ro, IteratorMode::From(&prefix, Direction::Forward)) {
+            for item in
+                self.db
+                    .iterator_cf_opt(cf, ro, IteratorMode::From(&prefix, Direction::Forward))
+            {
                 let (k, v) = item?;
-                let Some(key) = keys::parse_chunk_key(&k) else { break };
+                let Some(key) = keys::parse_chunk_key(&k) else {
+                    break;
+                };
                 if key.min_t > maxt {
                     break;
                 }
-                let (max_t, body) = decode_chunk_header(&v).ok_or_else(|| self.corrupt_chunk(&k))?;
+                let (max_t, body) =
+                    decode_chunk_header(&v).ok_or_else(|| self.corrupt_chunk(&k))?;
                 if max_t < mint {
                     continue;
                 }
@@ -638,11 +798,19 @@ impl SeriesStore {
     }
 
     fn corrupt_chunk(&self, key: &[u8]) -> StorageError {
-        StorageError::Corruption { path: self.config.dir.join("series"), detail: format!("undecodable chunk {key:02x?}") }
+        StorageError::Corruption {
+            path: self.config.dir.join("series"),
+            detail: format!("undecodable chunk {key:02x?}"),
+        }
     }
 
     /// Label names of the series matching `matchers` (all series if none) in the range.
-    pub fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
+    pub fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
         if matchers.is_empty() && mint == i64::MIN && maxt == i64::MAX {
             return Ok(self.index.read().label_names());
         }
@@ -654,7 +822,13 @@ impl SeriesStore {
     }
 
     /// Values of label `name` over the series matching `matchers` (all if none) in the range.
-    pub fn label_values(&self, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
+    pub fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
         if matchers.is_empty() && mint == i64::MIN && maxt == i64::MAX {
             return Ok(self.index.read().label_values(name));
         }
@@ -692,7 +866,13 @@ impl SeriesStore {
         let now = now_ms();
         let part_len = duration_ms(self.config.partition_duration);
         let horizon = now.saturating_sub(duration_ms(self.config.out_of_order_window));
-        let dirty: Vec<i64> = self.partitions.lock().iter().filter(|(_, d)| **d).map(|(p, _)| *p).collect();
+        let dirty: Vec<i64> = self
+            .partitions
+            .lock()
+            .iter()
+            .filter(|(_, d)| **d)
+            .map(|(p, _)| *p)
+            .collect();
         let cf = self.cf(CF_CHUNKS)?;
         let mut merged_away = 0u64;
         for p in dirty {
@@ -704,12 +884,17 @@ impl SeriesStore {
             let mut ro = ReadOptions::default();
             let start = keys::flip(p);
             ro.set_iterate_upper_bound(prefix_upper_bound(&start));
-            let mut group: Vec<(Box<[u8]>, Box<[u8]>)> = Vec::new();
+            let mut group: Vec<RawChunk> = Vec::new();
             let mut group_series = None;
             let before = merged_away;
-            for item in self.db.iterator_cf_opt(cf, ro, IteratorMode::From(&start, Direction::Forward)) {
+            for item in
+                self.db
+                    .iterator_cf_opt(cf, ro, IteratorMode::From(&start, Direction::Forward))
+            {
                 let (k, v) = item?;
-                let Some(key) = keys::parse_chunk_key(&k) else { continue };
+                let Some(key) = keys::parse_chunk_key(&k) else {
+                    continue;
+                };
                 if group_series != Some(key.series) {
                     merged_away += self.merge_group(p, std::mem::take(&mut group), closed)?;
                     group_series = Some(key.series);
@@ -719,17 +904,35 @@ impl SeriesStore {
             merged_away += self.merge_group(p, group, closed)?;
             if closed && merged_away > before {
                 // Reclaim the replaced chunks' space now rather than whenever RocksDB gets to it.
-                self.db.compact_range_cf(cf, Some(&start[..]), Some(&prefix_upper_bound(&start)[..]));
+                self.db.compact_range_cf(
+                    cf,
+                    Some(&start[..]),
+                    Some(&prefix_upper_bound(&start)[..]),
+                );
             }
         }
         self.metrics.compacted_chunks.inc_by(merged_away);
-        self.metrics.compaction_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .compaction_seconds
+            .observe(started.elapsed().as_secs_f64());
         Ok(merged_away)
     }
 
-    fn merge_group(&self, partition: i64, group: Vec<(Box<[u8]>, Box<[u8]>)>, closed: bool) -> Result<u64, StorageError> {
-        let small = group.iter().filter(|(_, v)| chunk_len_hint(v) < COMPACTED_CHUNK_SAMPLES).count();
-        let worth_it = if closed { small >= 2 || (small >= 1 && group.len() >= 2) } else { small >= OPEN_PARTITION_MERGE_AT };
+    fn merge_group(
+        &self,
+        partition: i64,
+        group: Vec<RawChunk>,
+        closed: bool,
+    ) -> Result<u64, StorageError> {
+        let small = group
+            .iter()
+            .filter(|(_, v)| chunk_len_hint(v) < COMPACTED_CHUNK_SAMPLES)
+            .count();
+        let worth_it = if closed {
+            small >= 2 || (small >= 1 && group.len() >= 2)
+        } else {
+            small >= OPEN_PARTITION_MERGE_AT
+        };
         if group.len() < 2 || !worth_it {
             return Ok(0);
         }
@@ -749,7 +952,12 @@ impl SeriesStore {
         }
         let mut written = 0u64;
         for part in samples.chunks(COMPACTED_CHUNK_SAMPLES) {
-            let key = keys::chunk_key(partition, series, part[0].t, self.next_token.fetch_add(1, Ordering::Relaxed));
+            let key = keys::chunk_key(
+                partition,
+                series,
+                part[0].t,
+                self.next_token.fetch_add(1, Ordering::Relaxed),
+            );
             batch.put_cf(cf, key, encode_chunk_value(part));
             written += 1;
         }
@@ -760,11 +968,18 @@ impl SeriesStore {
     /// Deletes every partition that ended before `now - retention`, and forgets series with
     /// no sample left. Returns the number of partitions dropped.
     pub fn enforce_retention(&self, now: i64) -> Result<usize, StorageError> {
-        let Some(retention) = self.config.retention else { return Ok(0) };
+        let Some(retention) = self.config.retention else {
+            return Ok(0);
+        };
         let cutoff = now.saturating_sub(duration_ms(retention));
         let part_len = duration_ms(self.config.partition_duration);
-        let expired: Vec<i64> =
-            self.partitions.lock().keys().copied().filter(|p| p.saturating_add(part_len) <= cutoff).collect();
+        let expired: Vec<i64> = self
+            .partitions
+            .lock()
+            .keys()
+            .copied()
+            .filter(|p| p.saturating_add(part_len) <= cutoff)
+            .collect();
         let cf = self.cf(CF_CHUNKS)?;
         for &p in &expired {
             let (from, to) = (keys::flip(p).to_vec(), prefix_upper_bound(&keys::flip(p)));
@@ -781,7 +996,10 @@ impl SeriesStore {
                 .all()
                 .filter(|s| {
                     let h = s.head.lock();
-                    h.max_t != i64::MIN && h.max_t < cutoff && h.buffered() == 0 && h.in_flight.is_empty()
+                    h.max_t != i64::MIN
+                        && h.max_t < cutoff
+                        && h.buffered() == 0
+                        && h.in_flight.is_empty()
                 })
                 .map(|s| s.id)
                 .collect();
@@ -798,7 +1016,10 @@ impl SeriesStore {
                 batch.delete_cf(scf, keys::series_key(*id));
             }
             self.db.write(batch)?;
-            tracing::info!(series = gone.len(), "retention forgot series with no samples left");
+            tracing::info!(
+                series = gone.len(),
+                "retention forgot series with no samples left"
+            );
         }
         Ok(expired.len())
     }
@@ -862,7 +1083,11 @@ impl SeriesRow {
     fn decode(mut buf: &[u8]) -> Option<SeriesRow> {
         let min_t = get_varint(&mut buf)?;
         let max_t = get_varint(&mut buf)?;
-        Some(SeriesRow { labels: Labels::decode(buf)?, min_t, max_t })
+        Some(SeriesRow {
+            labels: Labels::decode(buf)?,
+            min_t,
+            max_t,
+        })
     }
 }
 
@@ -961,8 +1186,14 @@ fn dir_size(path: &Path) -> Result<u64, StorageError> {
     let entries = std::fs::read_dir(path).map_err(|e| StorageError::io(path, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| StorageError::io(path, e))?;
-        let meta = entry.metadata().map_err(|e| StorageError::io(entry.path(), e))?;
-        total += if meta.is_dir() { dir_size(&entry.path())? } else { meta.len() };
+        let meta = entry
+            .metadata()
+            .map_err(|e| StorageError::io(entry.path(), e))?;
+        total += if meta.is_dir() {
+            dir_size(&entry.path())?
+        } else {
+            meta.len()
+        };
     }
     Ok(total)
 }

@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -32,9 +32,14 @@ const QUEUE_CAPACITY: usize = 1024;
 type Reply = SyncSender<Result<u64, StorageError>>;
 
 enum Command {
-    Append { payload: Vec<u8>, reply: Reply },
+    Append {
+        payload: Vec<u8>,
+        reply: Reply,
+    },
     /// Start a new segment at the next sequence number; replies with that number.
-    Rotate { reply: Reply },
+    Rotate {
+        reply: Reply,
+    },
 }
 
 pub(crate) struct Wal {
@@ -46,12 +51,21 @@ pub(crate) struct Wal {
 
 impl Wal {
     /// Opens the log for appending, starting a fresh segment at `next_seq`.
-    pub(crate) fn open(dir: &Path, next_seq: u64, metrics: StorageMetrics) -> Result<Wal, StorageError> {
+    pub(crate) fn open(
+        dir: &Path,
+        next_seq: u64,
+        metrics: StorageMetrics,
+    ) -> Result<Wal, StorageError> {
         fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
         let file = create_segment(dir, next_seq)?;
         let (tx, rx) = sync_channel(QUEUE_CAPACITY);
         let next = Arc::new(AtomicU64::new(next_seq));
-        let writer = Writer { dir: dir.to_path_buf(), file, next_seq: next, metrics: metrics.clone() };
+        let writer = Writer {
+            dir: dir.to_path_buf(),
+            file,
+            next_seq: next,
+            metrics: metrics.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("argus-wal".into())
             .spawn(move || writer.run(rx))
@@ -154,10 +168,7 @@ impl Writer {
                     }
                 }
                 if buf.len() < MAX_GROUP_BYTES {
-                    next = match rx.try_recv() {
-                        Ok(cmd) => Some(cmd),
-                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-                    };
+                    next = rx.try_recv().ok();
                 }
             }
             self.commit(&mut buf, &mut waiting);
@@ -170,8 +181,13 @@ impl Writer {
             return;
         }
         let started = Instant::now();
-        let result = self.file.write_all(buf).and_then(|()| self.file.sync_data());
-        self.metrics.wal_fsync_seconds.observe(started.elapsed().as_secs_f64());
+        let result = self
+            .file
+            .write_all(buf)
+            .and_then(|()| self.file.sync_data());
+        self.metrics
+            .wal_fsync_seconds
+            .observe(started.elapsed().as_secs_f64());
         self.metrics.wal_bytes.inc_by(buf.len() as u64);
         buf.clear();
         match result {
@@ -184,7 +200,10 @@ impl Writer {
                 tracing::error!(error = %e, "write-ahead log write failed");
                 let msg = e.to_string();
                 for (reply, _) in waiting.drain(..) {
-                    let _ = reply.send(Err(StorageError::io(&self.dir, std::io::Error::other(msg.clone()))));
+                    let _ = reply.send(Err(StorageError::io(
+                        &self.dir,
+                        std::io::Error::other(msg.clone()),
+                    )));
                 }
             }
         }
@@ -203,7 +222,9 @@ fn create_segment(dir: &Path, first_seq: u64) -> Result<File, StorageError> {
         .open(&path)
         .map_err(|e| StorageError::io(&path, e))?;
     // The new file's directory entry must be durable too, or a crash could lose the segment.
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io(dir, e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StorageError::io(dir, e))?;
     Ok(file)
 }
 
@@ -218,7 +239,9 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StorageEr
     for entry in entries {
         let entry = entry.map_err(|e| StorageError::io(dir, e))?;
         let name = entry.file_name();
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".log")) else { continue };
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".log")) else {
+            continue;
+        };
         if let Ok(seq) = stem.parse::<u64>() {
             out.push((seq, entry.path()));
         }
@@ -229,7 +252,11 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StorageEr
 
 /// Calls `f(seq, payload)` for every intact record with `seq >= from`, oldest first. Stops
 /// at the first torn or corrupt record of a segment (logged) and goes on with the next.
-pub(crate) fn replay(dir: &Path, from: u64, mut f: impl FnMut(u64, &[u8])) -> Result<ReplayStats, StorageError> {
+pub(crate) fn replay(
+    dir: &Path,
+    from: u64,
+    mut f: impl FnMut(u64, &[u8]),
+) -> Result<ReplayStats, StorageError> {
     let mut stats = ReplayStats::default();
     for (_, path) in list_segments(dir)? {
         let file = File::open(&path).map_err(|e| StorageError::io(&path, e))?;
@@ -238,7 +265,10 @@ pub(crate) fn replay(dir: &Path, from: u64, mut f: impl FnMut(u64, &[u8])) -> Re
         let mut body = Vec::new();
         loop {
             // A clean end of segment is no bytes at all; a partial header is a torn write.
-            if r.fill_buf().map_err(|e| StorageError::io(&path, e))?.is_empty() {
+            if r.fill_buf()
+                .map_err(|e| StorageError::io(&path, e))?
+                .is_empty()
+            {
                 break;
             }
             if r.read_exact(&mut header).is_err() {
@@ -330,10 +360,17 @@ mod tests {
         let handles: Vec<_> = (0..8)
             .map(|i| {
                 let wal = wal.clone();
-                std::thread::spawn(move || (0..50).map(|_| wal.append(vec![i]).unwrap()).collect::<Vec<_>>())
+                std::thread::spawn(move || {
+                    (0..50)
+                        .map(|_| wal.append(vec![i]).unwrap())
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
-        let mut seqs: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let mut seqs: Vec<u64> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
         seqs.sort();
         assert_eq!(seqs, (0..400).collect::<Vec<_>>());
     }
