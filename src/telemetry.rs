@@ -1,6 +1,7 @@
 //! Argus' own logs (tracing to stderr, text or JSON), the Apache combined access log of every
 //! HTTP request, and HTTP metrics by route.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -17,6 +18,7 @@ pub(crate) fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
@@ -91,8 +93,11 @@ pub(crate) async fn access_log(
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_string();
+        .map(str::to_string)
+        // Content-Length is added by hyper after this layer; the body knows its exact size
+        // unless it is streamed (then "-", as Apache logs an unknown size).
+        .or_else(|| axum::body::HttpBody::size_hint(resp.body()).exact().map(|n| n.to_string()))
+        .unwrap_or_else(|| "-".to_string());
     let when = apache_time_now();
     tracing::info!(
         target: "access",
