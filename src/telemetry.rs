@@ -96,7 +96,11 @@ pub(crate) async fn access_log(
         .map(str::to_string)
         // Content-Length is added by hyper after this layer; the body knows its exact size
         // unless it is streamed (then "-", as Apache logs an unknown size).
-        .or_else(|| axum::body::HttpBody::size_hint(resp.body()).exact().map(|n| n.to_string()))
+        .or_else(|| {
+            axum::body::HttpBody::size_hint(resp.body())
+                .exact()
+                .map(|n| n.to_string())
+        })
         .unwrap_or_else(|| "-".to_string());
     let when = apache_time_now();
     tracing::info!(

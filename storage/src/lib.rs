@@ -15,7 +15,7 @@ pub use error::StorageError;
 pub use metrics::StorageMetrics;
 pub use model::{
     Label, Labels, METRIC_NAME, MatchOp, Matcher, STALE_NAN_BITS, Sample, SeriesSamples,
-    is_stale_nan, is_valid_label_name, is_valid_metric_name, stale_nan,
+    is_stale_nan, is_valid_label_name, is_valid_metric_name, now_ms, stale_nan,
 };
 pub use series::{
     AppendOutcome, SeriesId, SeriesRef, SeriesStore, SeriesStoreConfig, SeriesWriter, reject,

@@ -12,6 +12,13 @@ pub const METRIC_NAME: &str = "__name__";
 /// The bit pattern Prometheus uses for staleness markers; kept bit-exact through storage.
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 
+/// Now, in milliseconds since the Unix epoch: the time unit of every sample.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 pub fn stale_nan() -> f64 {
     f64::from_bits(STALE_NAN_BITS)
 }
@@ -51,13 +58,16 @@ impl Labels {
             .map(|(n, v)| Label::new(n, v))
             .filter(|l| !l.value.is_empty())
             .collect();
+        // Stable sort, so a repeated name keeps its pairs in input order; the last one wins.
         labels.sort_by(|a, b| a.name.cmp(&b.name));
-        // keep the last of each run of equal names: reverse, dedup keeps first, reverse back
-        labels.reverse();
-        labels.dedup_by(|a, b| a.name == b.name);
-        labels.reverse();
-        labels.sort_by(|a, b| a.name.cmp(&b.name));
-        Labels(labels)
+        let mut out: Vec<Label> = Vec::with_capacity(labels.len());
+        for l in labels {
+            match out.last_mut() {
+                Some(last) if last.name == l.name => *last = l,
+                _ => out.push(l),
+            }
+        }
+        Labels(out)
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

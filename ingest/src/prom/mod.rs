@@ -6,7 +6,6 @@ mod text;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -21,6 +20,7 @@ pub use text::{LineError, TextSample, parse_line};
 
 use crate::http::{WriteAdmission, decoded_body};
 use crate::{IngestError, IngestMetrics};
+use storage::now_ms;
 
 /// Errors listed in a partial-success answer; the rest are only counted.
 const MAX_REPORTED_ERRORS: usize = 10;
@@ -65,13 +65,6 @@ pub fn router(
             admission,
             config,
         })
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 async fn import(

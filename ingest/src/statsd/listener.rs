@@ -6,7 +6,7 @@ use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -20,6 +20,7 @@ use super::StatsdConfig;
 use super::aggregate::{Aggregator, Limits, build_batch};
 use super::parser::Reject;
 use crate::{IngestError, IngestMetrics};
+use storage::now_ms;
 
 /// Requested receive buffer of the UDP socket (the kernel caps it at `net.core.rmem_max`).
 const UDP_RECV_BUFFER: usize = 16 << 20;
@@ -214,13 +215,6 @@ fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, IngestError> {
     let udp: UdpSocket = socket.into();
     udp.set_read_timeout(Some(UDP_POLL)).map_err(err)?;
     Ok(udp)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 fn udp_loop(socket: &UdpSocket, shared: &Shared, stop: &AtomicBool) {

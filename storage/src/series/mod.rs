@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 use rocksdb::{
@@ -39,7 +39,7 @@ use index::Index;
 use keys::{CF_CHUNKS, CF_META, CF_SERIES};
 use varint::{get_uvarint, get_varint, put_uvarint, put_varint};
 
-use crate::{Labels, Matcher, Sample, SeriesSamples, StorageError, StorageMetrics};
+use crate::{Labels, Matcher, Sample, SeriesSamples, StorageError, StorageMetrics, now_ms};
 
 /// Chunks that compaction produces hold at most this many samples.
 const COMPACTED_CHUNK_SAMPLES: usize = 1024;
@@ -115,13 +115,6 @@ pub struct SeriesStore {
     metrics: StorageMetrics,
     closed: AtomicBool,
     background: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn duration_ms(d: Duration) -> i64 {
