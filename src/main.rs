@@ -8,6 +8,11 @@ use clap::Parser;
 
 use config::{Cli, Command};
 
+/// Ingest allocates and frees label strings per series at a high rate from many threads;
+/// glibc malloc was a fifth of the remote_write profile, mimalloc roughly halves that cost.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {

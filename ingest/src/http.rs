@@ -67,8 +67,9 @@ pub(crate) fn decoded_body(
     }
 }
 
-/// Bounds the storage writes in flight. A request that cannot start one within `wait` is
-/// answered 429 with `Retry-After` instead of queueing without bound.
+/// Bounds the ingest work in flight (decoding and the durable storage write). A request that
+/// cannot start within `wait` is answered 429 with `Retry-After` instead of queueing without
+/// bound.
 #[derive(Clone)]
 pub struct WriteAdmission {
     permits: Arc<Semaphore>,
@@ -87,7 +88,7 @@ impl WriteAdmission {
         }
     }
 
-    /// Runs blocking storage work `f` once admitted.
+    /// Runs blocking work `f` (decoding, storage writes) once admitted, off the async workers.
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,

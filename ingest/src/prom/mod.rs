@@ -72,39 +72,18 @@ async fn import(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, IngestError> {
-    let body = decoded_body(&headers, &body, state.config.max_body_bytes)?;
-    let now = now_ms();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    let mut batch: Vec<SeriesSamples> = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
-    let mut bad_lines = 0u64;
-    for (n, raw) in body.split(|&b| b == b'\n').enumerate() {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let parsed = match std::str::from_utf8(raw) {
-            Ok(line) => parse_line(line, now)
-                .map_err(|e| format!("line {}, column {}: {}", n + 1, e.column, e.message)),
-            Err(_) => Err(format!("line {}: not valid UTF-8", n + 1)),
-        };
-        match parsed {
-            Ok(None) => {}
-            Ok(Some(TextSample { labels, sample })) => match index.get(&labels) {
-                Some(&i) => batch[i].samples.push(sample),
-                None => {
-                    index.insert(labels.clone(), batch.len());
-                    batch.push(SeriesSamples {
-                        labels,
-                        samples: vec![sample],
-                    });
-                }
-            },
-            Err(e) => {
-                bad_lines += 1;
-                if errors.len() < MAX_REPORTED_ERRORS {
-                    errors.push(e);
-                }
-            }
-        }
-    }
+    let writer = state.writer.clone();
+    let limit = state.config.max_body_bytes;
+    // Decompression and parsing are CPU work: they run admitted, off the async workers.
+    let (outcome, bad_lines, errors) = state
+        .admission
+        .run(move || -> Result<_, IngestError> {
+            let body = decoded_body(&headers, &body, limit)?;
+            let parsed = parse_text(&body, now_ms());
+            let outcome = append_batch(&*writer, parsed.batch)?;
+            Ok((outcome, parsed.bad_lines, parsed.errors))
+        })
+        .await??;
     if bad_lines > 0 {
         state
             .metrics
@@ -113,8 +92,52 @@ async fn import(
             .inc_by(bad_lines);
         tracing::debug!(bad_lines, first = %errors.first().map(String::as_str).unwrap_or(""), "import lines rejected");
     }
-    let outcome = append(&state, batch, "import").await?;
+    record(&state, &outcome, "import");
     Ok(answer(outcome, bad_lines, errors))
+}
+
+/// Sample lines of a text body grouped by series, and what was wrong with the others.
+struct ParsedText {
+    batch: Vec<SeriesSamples>,
+    bad_lines: u64,
+    errors: Vec<String>,
+}
+
+fn parse_text(body: &[u8], now: i64) -> ParsedText {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut parsed = ParsedText {
+        batch: Vec::new(),
+        bad_lines: 0,
+        errors: Vec::new(),
+    };
+    for (n, raw) in body.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let line = match std::str::from_utf8(raw) {
+            Ok(line) => parse_line(line, now)
+                .map_err(|e| format!("line {}, column {}: {}", n + 1, e.column, e.message)),
+            Err(_) => Err(format!("line {}: not valid UTF-8", n + 1)),
+        };
+        match line {
+            Ok(None) => {}
+            Ok(Some(TextSample { labels, sample })) => match index.get(&labels) {
+                Some(&i) => parsed.batch[i].samples.push(sample),
+                None => {
+                    index.insert(labels.clone(), parsed.batch.len());
+                    parsed.batch.push(SeriesSamples {
+                        labels,
+                        samples: vec![sample],
+                    });
+                }
+            },
+            Err(e) => {
+                parsed.bad_lines += 1;
+                if parsed.errors.len() < MAX_REPORTED_ERRORS {
+                    parsed.errors.push(e);
+                }
+            }
+        }
+    }
+    parsed
 }
 
 async fn remote_write(
@@ -132,16 +155,29 @@ async fn remote_write(
             "remote_write body must be snappy-compressed, got Content-Encoding {enc:?}"
         )));
     }
-    let decoded = remote_write::decode(&body).map_err(|e| {
-        state
-            .metrics
-            .http_rejects
-            .with_label_values(&["remote_write", "malformed"])
-            .inc();
-        IngestError::BadRequest(format!("invalid remote_write request: {e}"))
-    })?;
-    let histograms = decoded.native_histograms;
-    let mut outcome = append(&state, decoded.series, "remote_write").await?;
+    let writer = state.writer.clone();
+    let decoded = state
+        .admission
+        .run(move || -> Result<_, String> {
+            let decoded = remote_write::decode(&body)?;
+            let histograms = decoded.native_histograms;
+            Ok(append_batch(&*writer, decoded.series).map(|outcome| (outcome, histograms)))
+        })
+        .await?;
+    let (mut outcome, histograms) = match decoded {
+        Ok(result) => result?,
+        Err(e) => {
+            state
+                .metrics
+                .http_rejects
+                .with_label_values(&["remote_write", "malformed"])
+                .inc();
+            return Err(IngestError::BadRequest(format!(
+                "invalid remote_write request: {e}"
+            )));
+        }
+    };
+    record(&state, &outcome, "remote_write");
     if histograms > 0 {
         state
             .metrics
@@ -168,16 +204,17 @@ async fn remote_write(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn append(
-    state: &AppState,
+fn append_batch(
+    writer: &dyn SeriesWriter,
     batch: Vec<SeriesSamples>,
-    source: &'static str,
 ) -> Result<AppendOutcome, IngestError> {
     if batch.is_empty() {
         return Ok(AppendOutcome::default());
     }
-    let writer = state.writer.clone();
-    let outcome = state.admission.run(move || writer.append(batch)).await??;
+    Ok(writer.append(batch)?)
+}
+
+fn record(state: &AppState, outcome: &AppendOutcome, source: &'static str) {
     state
         .metrics
         .samples_written
@@ -190,7 +227,6 @@ async fn append(
             .with_label_values(&[source, reason])
             .inc_by(*n);
     }
-    Ok(outcome)
 }
 
 fn reasons(outcome: &AppendOutcome) -> String {

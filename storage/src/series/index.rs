@@ -7,9 +7,13 @@ use std::sync::Arc;
 use super::{MemSeries, SeriesId};
 use crate::{Labels, Matcher};
 
+/// Every append looks its series up by labels; SipHash was a tenth of the remote_write
+/// profile. foldhash is seeded per process, so crafted labels cannot force collisions.
+type LabelsMap = HashMap<Arc<Labels>, Arc<MemSeries>, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 pub(crate) struct Index {
-    by_labels: HashMap<Arc<Labels>, Arc<MemSeries>>,
+    by_labels: LabelsMap,
     by_id: BTreeMap<SeriesId, Arc<MemSeries>>,
     /// name → value → ids, ascending (ids only grow, so pushes keep the order).
     postings: BTreeMap<String, BTreeMap<String, Vec<SeriesId>>>,

@@ -418,13 +418,19 @@ impl SeriesStore {
 
     // ------------------------------------------------------------------ write path
 
-    fn resolve(&self, labels: Labels, created: &mut Vec<Arc<MemSeries>>) -> Arc<MemSeries> {
+    /// The series of these labels, created (after validation) if it is new.
+    fn resolve(
+        &self,
+        labels: Labels,
+        created: &mut Vec<Arc<MemSeries>>,
+    ) -> Result<Arc<MemSeries>, StorageError> {
         if let Some(s) = self.index.read().get(&labels) {
-            return s.clone();
+            return Ok(s.clone());
         }
+        labels.validate()?;
         let mut index = self.index.write();
         if let Some(s) = index.get(&labels) {
-            return s.clone();
+            return Ok(s.clone());
         }
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let series = Arc::new(MemSeries {
@@ -436,7 +442,7 @@ impl SeriesStore {
         self.metrics.series.set(index.len() as i64);
         self.metrics.series_created.inc();
         created.push(series.clone());
-        series
+        Ok(series)
     }
 
     fn append_batch(&self, batch: Vec<SeriesSamples>) -> Result<AppendOutcome, StorageError> {
@@ -457,12 +463,6 @@ impl SeriesStore {
             mut samples,
         } in batch
         {
-            if let Err(e) = labels.validate() {
-                for _ in &samples {
-                    outcome.reject(reject::INVALID_LABELS, || e.to_string());
-                }
-                continue;
-            }
             if let Some(cutoff) = cutoff {
                 samples.retain(|s| {
                     let keep = s.t >= cutoff;
@@ -480,8 +480,14 @@ impl SeriesStore {
             if samples.is_empty() {
                 continue;
             }
-            let series = self.resolve(labels, &mut created);
-            resolved.push((series, samples));
+            match self.resolve(labels, &mut created) {
+                Ok(series) => resolved.push((series, samples)),
+                Err(e) => {
+                    for _ in &samples {
+                        outcome.reject(reject::INVALID_LABELS, || e.to_string());
+                    }
+                }
+            }
         }
         if !resolved.is_empty() {
             let payload = encode_record(&created, &resolved);
