@@ -1,6 +1,5 @@
-use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-};
+use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
+use storage::MetricsRegistrar;
 
 /// The ingest crate's own telemetry, every name prefixed `argus_ingest_`.
 #[derive(Clone)]
@@ -27,87 +26,64 @@ pub struct IngestMetrics {
     pub queue_depth: IntGaugeVec,
 }
 
-fn histogram(name: &str, help: &str) -> Histogram {
-    let buckets = prometheus::exponential_buckets(0.0001, 4.0, 10).unwrap_or_default();
-    Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
-        .expect("static histogram options are valid")
-}
-
 impl IngestMetrics {
     pub fn new(registry: &Registry) -> Self {
+        let r = MetricsRegistrar(registry);
         let m = IngestMetrics {
-            statsd_lines: IntCounterVec::new(
-                Opts::new(
-                    "argus_ingest_statsd_lines_total",
-                    "StatsD lines received, by transport.",
-                ),
+            statsd_lines: r.counter_vec(
+                "argus_ingest_statsd_lines_total",
+                "StatsD lines received, by transport.",
                 &["transport"],
-            )
-            .expect("valid metric"),
-            statsd_packets: IntCounter::new(
+            ),
+            statsd_packets: r.counter(
                 "argus_ingest_statsd_packets_total",
                 "StatsD UDP datagrams received.",
-            )
-            .expect("valid metric"),
-            statsd_rejects: IntCounterVec::new(
-                Opts::new(
-                    "argus_ingest_statsd_rejects_total",
-                    "StatsD lines rejected, by reason.",
-                ),
+            ),
+            statsd_rejects: r.counter_vec(
+                "argus_ingest_statsd_rejects_total",
+                "StatsD lines rejected, by reason.",
                 &["reason"],
-            )
-            .expect("valid metric"),
-            statsd_dropped_by_mapping: IntCounter::new(
+            ),
+            statsd_dropped_by_mapping: r.counter(
                 "argus_ingest_statsd_dropped_by_mapping_total",
                 "StatsD lines dropped by a mapping rule with action: drop.",
-            )
-            .expect("valid metric"),
-            statsd_tcp_connections: IntGauge::new(
+            ),
+            statsd_tcp_connections: r.gauge(
                 "argus_ingest_statsd_tcp_connections",
                 "Open StatsD TCP connections.",
-            )
-            .expect("valid metric"),
-            statsd_aggregator_series: IntGauge::new(
+            ),
+            statsd_aggregator_series: r.gauge(
                 "argus_ingest_statsd_aggregator_series",
                 "Series held by the StatsD aggregator.",
-            )
-            .expect("valid metric"),
-            statsd_flush_seconds: histogram(
+            ),
+            statsd_flush_seconds: r.seconds(
                 "argus_ingest_statsd_flush_seconds",
                 "Duration of StatsD flushes.",
             ),
-            samples_written: IntCounterVec::new(
-                Opts::new(
-                    "argus_ingest_samples_written_total",
-                    "Samples handed to storage, by source.",
-                ),
+            samples_written: r.counter_vec(
+                "argus_ingest_samples_written_total",
+                "Samples handed to storage, by source.",
                 &["source"],
-            )
-            .expect("valid metric"),
-            http_rejects: IntCounterVec::new(
-                Opts::new(
-                    "argus_ingest_http_rejects_total",
-                    "Samples or lines rejected by HTTP ingest, by source and reason.",
-                ),
+            ),
+            http_rejects: r.counter_vec(
+                "argus_ingest_http_rejects_total",
+                "Samples or lines rejected by HTTP ingest, by source and reason.",
                 &["source", "reason"],
-            )
-            .expect("valid metric"),
-            queue_depth: IntGaugeVec::new(
-                Opts::new("argus_ingest_queue_depth", "Work waiting in ingest queues."),
+            ),
+            queue_depth: r.gauge_vec(
+                "argus_ingest_queue_depth",
+                "Work waiting in ingest queues.",
                 &["queue"],
-            )
-            .expect("valid metric"),
+            ),
         };
-        let _ = registry.register(Box::new(m.statsd_lines.clone()));
-        let _ = registry.register(Box::new(m.statsd_packets.clone()));
-        let _ = registry.register(Box::new(m.statsd_rejects.clone()));
-        let _ = registry.register(Box::new(m.statsd_dropped_by_mapping.clone()));
-        let _ = registry.register(Box::new(m.statsd_tcp_connections.clone()));
-        let _ = registry.register(Box::new(m.statsd_aggregator_series.clone()));
-        let _ = registry.register(Box::new(m.statsd_flush_seconds.clone()));
-        let _ = registry.register(Box::new(m.samples_written.clone()));
-        let _ = registry.register(Box::new(m.http_rejects.clone()));
-        let _ = registry.register(Box::new(m.queue_depth.clone()));
+        // Known label values exist from the start, at 0, so a scrape before the first event
+        // (or a rate() over the first minutes) sees the series.
+        for transport in ["udp", "tcp"] {
+            m.statsd_lines.with_label_values(&[transport]);
+        }
+        for source in ["statsd", "import", "remote_write"] {
+            m.samples_written.with_label_values(&[source]);
+        }
         m
     }
 }

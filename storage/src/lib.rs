@@ -12,7 +12,7 @@ mod model;
 mod series;
 
 pub use error::StorageError;
-pub use metrics::StorageMetrics;
+pub use metrics::{MetricsRegistrar, StorageMetrics};
 pub use model::{
     Label, Labels, METRIC_NAME, MatchOp, Matcher, STALE_NAN_BITS, Sample, SeriesSamples,
     is_stale_nan, is_valid_label_name, is_valid_metric_name, now_ms, stale_nan,

@@ -1,4 +1,47 @@
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::core::Collector;
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+
+/// Builds Argus' own metrics and registers each as it is made. Every crate's metrics struct
+/// uses it (it lives here because every crate depends on storage). Names and help texts are
+/// static, so an invalid one is a programming error caught by the first test that builds the
+/// struct; registering a name twice (two stores in one test process) keeps the first.
+pub struct MetricsRegistrar<'a>(pub &'a Registry);
+
+const STATIC_OPTIONS: &str = "metric names, help texts and buckets are static and valid";
+
+impl MetricsRegistrar<'_> {
+    fn register<M: Collector + Clone + 'static>(&self, metric: M) -> M {
+        let _ = self.0.register(Box::new(metric.clone()));
+        metric
+    }
+
+    pub fn counter(&self, name: &str, help: &str) -> IntCounter {
+        self.register(IntCounter::new(name, help).expect(STATIC_OPTIONS))
+    }
+
+    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.register(IntCounterVec::new(Opts::new(name, help), labels).expect(STATIC_OPTIONS))
+    }
+
+    pub fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.register(IntGauge::new(name, help).expect(STATIC_OPTIONS))
+    }
+
+    pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        self.register(IntGaugeVec::new(Opts::new(name, help), labels).expect(STATIC_OPTIONS))
+    }
+
+    /// A duration histogram in seconds, 100 µs to about 26 s.
+    pub fn seconds(&self, name: &str, help: &str) -> Histogram {
+        let buckets = prometheus::exponential_buckets(0.0001, 4.0, 10).expect(STATIC_OPTIONS);
+        self.register(
+            Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+                .expect(STATIC_OPTIONS),
+        )
+    }
+}
 
 /// The storage crate's own telemetry, every name prefixed `argus_storage_`.
 #[derive(Clone)]
@@ -19,98 +62,61 @@ pub struct StorageMetrics {
     pub retention_partitions_dropped: IntCounter,
 }
 
-fn histogram(name: &str, help: &str) -> Histogram {
-    let buckets = prometheus::exponential_buckets(0.0001, 4.0, 10).unwrap_or_default();
-    Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
-        .expect("static histogram options are valid")
-}
-
 impl StorageMetrics {
     pub fn new(registry: &Registry) -> Self {
-        let m = StorageMetrics {
-            samples_appended: IntCounter::new(
+        let r = MetricsRegistrar(registry);
+        StorageMetrics {
+            samples_appended: r.counter(
                 "argus_storage_samples_appended_total",
                 "Samples accepted into the series store.",
-            )
-            .expect("valid metric"),
-            samples_rejected: IntCounterVec::new(
-                Opts::new(
-                    "argus_storage_samples_rejected_total",
-                    "Samples the series store refused, by reason.",
-                ),
+            ),
+            samples_rejected: r.counter_vec(
+                "argus_storage_samples_rejected_total",
+                "Samples the series store refused, by reason.",
                 &["reason"],
-            )
-            .expect("valid metric"),
-            series: IntGauge::new("argus_storage_series", "Series known to the series store.")
-                .expect("valid metric"),
-            series_created: IntCounter::new(
-                "argus_storage_series_created_total",
-                "Series created.",
-            )
-            .expect("valid metric"),
-            head_samples: IntGauge::new(
+            ),
+            series: r.gauge("argus_storage_series", "Series known to the series store."),
+            series_created: r.counter("argus_storage_series_created_total", "Series created."),
+            head_samples: r.gauge(
                 "argus_storage_head_samples",
                 "Samples held in memory awaiting a chunk.",
-            )
-            .expect("valid metric"),
-            wal_bytes: IntCounter::new(
+            ),
+            wal_bytes: r.counter(
                 "argus_storage_wal_bytes_total",
                 "Bytes written to the write-ahead log.",
-            )
-            .expect("valid metric"),
-            wal_fsync_seconds: histogram(
+            ),
+            wal_fsync_seconds: r.seconds(
                 "argus_storage_wal_fsync_seconds",
                 "Duration of write-ahead log fsyncs (one per group commit).",
             ),
-            wal_queue_depth: IntGauge::new(
+            wal_queue_depth: r.gauge(
                 "argus_storage_wal_queue_depth",
                 "Writes waiting for the write-ahead log.",
-            )
-            .expect("valid metric"),
-            append_seconds: histogram(
+            ),
+            append_seconds: r.seconds(
                 "argus_storage_append_seconds",
                 "Duration of durable appends, queueing included.",
             ),
-            checkpoint_seconds: histogram(
+            checkpoint_seconds: r.seconds(
                 "argus_storage_checkpoint_seconds",
                 "Duration of head checkpoints.",
             ),
-            chunks_written: IntCounter::new(
+            chunks_written: r.counter(
                 "argus_storage_chunks_written_total",
                 "Chunks written to RocksDB.",
-            )
-            .expect("valid metric"),
-            compaction_seconds: histogram(
+            ),
+            compaction_seconds: r.seconds(
                 "argus_storage_compaction_seconds",
                 "Duration of chunk compaction runs.",
             ),
-            compacted_chunks: IntCounter::new(
+            compacted_chunks: r.counter(
                 "argus_storage_compacted_chunks_total",
                 "Chunks merged away by compaction.",
-            )
-            .expect("valid metric"),
-            retention_partitions_dropped: IntCounter::new(
+            ),
+            retention_partitions_dropped: r.counter(
                 "argus_storage_retention_partitions_dropped_total",
                 "Time partitions deleted by retention.",
-            )
-            .expect("valid metric"),
-        };
-        // Registering twice (a second store in one process, as in tests) is harmless: the
-        // duplicate is simply not exported.
-        let _ = registry.register(Box::new(m.samples_appended.clone()));
-        let _ = registry.register(Box::new(m.samples_rejected.clone()));
-        let _ = registry.register(Box::new(m.series.clone()));
-        let _ = registry.register(Box::new(m.series_created.clone()));
-        let _ = registry.register(Box::new(m.head_samples.clone()));
-        let _ = registry.register(Box::new(m.wal_bytes.clone()));
-        let _ = registry.register(Box::new(m.wal_fsync_seconds.clone()));
-        let _ = registry.register(Box::new(m.wal_queue_depth.clone()));
-        let _ = registry.register(Box::new(m.append_seconds.clone()));
-        let _ = registry.register(Box::new(m.checkpoint_seconds.clone()));
-        let _ = registry.register(Box::new(m.chunks_written.clone()));
-        let _ = registry.register(Box::new(m.compaction_seconds.clone()));
-        let _ = registry.register(Box::new(m.compacted_chunks.clone()));
-        let _ = registry.register(Box::new(m.retention_partitions_dropped.clone()));
-        m
+            ),
+        }
     }
 }
