@@ -458,28 +458,37 @@ impl SeriesStore {
             .map(|r| now_ms().saturating_sub(duration_ms(r)));
         let mut created = Vec::new();
         let mut resolved: Vec<(Arc<MemSeries>, Vec<Sample>)> = Vec::with_capacity(batch.len());
-        for SeriesSamples {
-            labels,
-            mut samples,
-        } in batch
+        // Known series are found under one read lock for the whole batch; only new ones go
+        // through `resolve` and its write lock.
+        let mut new_series: Vec<(Labels, Vec<Sample>)> = Vec::new();
         {
-            if let Some(cutoff) = cutoff {
-                samples.retain(|s| {
-                    let keep = s.t >= cutoff;
-                    if !keep {
-                        outcome.reject(reject::OUTSIDE_RETENTION, || {
-                            format!(
-                                "sample of {labels} at {} ms is older than the retention period",
-                                s.t
-                            )
-                        });
-                    }
-                    keep
-                });
+            let index = self.index.read();
+            for SeriesSamples {
+                labels,
+                mut samples,
+            } in batch
+            {
+                if let Some(cutoff) = cutoff {
+                    samples.retain(|s| {
+                        let keep = s.t >= cutoff;
+                        if !keep {
+                            outcome.reject(reject::OUTSIDE_RETENTION, || {
+                                format!("sample of {labels} at {} ms is older than the retention period", s.t)
+                            });
+                        }
+                        keep
+                    });
+                }
+                if samples.is_empty() {
+                    continue;
+                }
+                match index.get(&labels) {
+                    Some(series) => resolved.push((series.clone(), samples)),
+                    None => new_series.push((labels, samples)),
+                }
             }
-            if samples.is_empty() {
-                continue;
-            }
+        }
+        for (labels, samples) in new_series {
             match self.resolve(labels, &mut created) {
                 Ok(series) => resolved.push((series, samples)),
                 Err(e) => {
