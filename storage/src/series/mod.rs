@@ -63,7 +63,7 @@ struct Head {
     /// Out-of-order samples (inside the window) not yet in a chunk; any order.
     ooo: Vec<Sample>,
     /// Runs on their way to RocksDB, still visible to readers until written.
-    in_flight: Vec<(u64, Vec<Sample>)>,
+    in_flight: Vec<(u64, Arc<[Sample]>)>,
     /// Oldest and newest sample time ever accepted (`i64::MAX`/`i64::MIN` when none).
     min_t: i64,
     max_t: i64,
@@ -95,7 +95,7 @@ type RawChunk = (Box<[u8]>, Box<[u8]>);
 struct Run {
     series: Arc<MemSeries>,
     token: u64,
-    samples: Vec<Sample>,
+    samples: Arc<[Sample]>,
 }
 
 pub struct SeriesStore {
@@ -591,6 +591,8 @@ impl SeriesStore {
 
     fn start_run(&self, series: &Arc<MemSeries>, head: &mut Head, samples: Vec<Sample>) -> Run {
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        // Shared with the head's in-flight list: readers see the run until it is written.
+        let samples: Arc<[Sample]> = samples.into();
         head.in_flight.push((token, samples.clone()));
         self.metrics.head_samples.sub(samples.len() as i64);
         Run {
@@ -611,7 +613,7 @@ impl SeriesStore {
         let mut touched = BTreeSet::new();
         let mut chunks = 0u64;
         for run in &runs {
-            for (partition, part) in self.split_by_partition(run.samples.clone()) {
+            for (partition, part) in self.split_by_partition(&run.samples) {
                 let first = part[0].t;
                 let key = keys::chunk_key(
                     partition,
@@ -644,7 +646,8 @@ impl SeriesStore {
         Ok(())
     }
 
-    fn split_by_partition(&self, mut samples: Vec<Sample>) -> Vec<(i64, Vec<Sample>)> {
+    fn split_by_partition(&self, samples: &[Sample]) -> Vec<(i64, Vec<Sample>)> {
+        let mut samples = samples.to_vec();
         sort_dedup(&mut samples);
         let mut out: Vec<(i64, Vec<Sample>)> = Vec::new();
         for s in samples {
