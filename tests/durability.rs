@@ -27,13 +27,7 @@ async fn acknowledged_imports_survive_kill_9() {
                 t
             ));
         }
-        let resp = argus
-            .client()
-            .post(argus.url("/api/v1/import/prometheus"))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let resp = argus.import(body).await;
         assert_eq!(resp.status(), 204);
         expected += 500;
     }
@@ -68,13 +62,7 @@ async fn repeated_crashes_and_restarts_keep_everything() {
                 (round * 300 + i) * 10_000
             ));
         }
-        let resp = argus
-            .client()
-            .post(argus.url("/api/v1/import/prometheus"))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let resp = argus.import(body).await;
         assert_eq!(resp.status(), 204);
         total += 300;
         let lines = argus.export("crashy").await;

@@ -59,13 +59,7 @@ async fn import_then_read_back_through_every_read_api() {
         http_requests_total{job=\"api\",code=\"200\"} 25 61000\n\
         http_requests_total{job=\"api\",code=\"500\"} 1 1000\n\
         temperature{room=\"a b\",quote=\"say \\\"hi\\\"\"} -3.5 0\n";
-    let resp = argus
-        .client()
-        .post(argus.url("/api/v1/import/prometheus"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let resp = argus.import(body).await;
     assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
 
     let lines = argus.export("http_requests_total{code=\"200\"}").await;
@@ -107,13 +101,7 @@ async fn bad_input_is_a_clear_400_and_good_lines_next_to_it_are_kept() {
     let dir = tempfile::tempdir().unwrap();
     let argus = Argus::start(&dir.path().join("data"), &["--retention", "0"]);
     let body = "good_metric 1 1000\nbad_metric{x=1} 2\ngood_metric 3 2000\nnot_a_value abc\n";
-    let resp = argus
-        .client()
-        .post(argus.url("/api/v1/import/prometheus"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let resp = argus.import(body).await;
     assert_eq!(resp.status(), 200);
     let answer: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(answer["accepted"], 2);
@@ -127,13 +115,7 @@ async fn bad_input_is_a_clear_400_and_good_lines_next_to_it_are_kept() {
         serde_json::json!([1, 3])
     );
 
-    let resp = argus
-        .client()
-        .post(argus.url("/api/v1/import/prometheus"))
-        .body("}{ 1\n")
-        .send()
-        .await
-        .unwrap();
+    let resp = argus.import("}{ 1\n").await;
     assert_eq!(resp.status(), 400);
     let err: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(err["status"], "error");

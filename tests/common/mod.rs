@@ -125,6 +125,16 @@ impl Argus {
         }
     }
 
+    /// `POST /api/v1/import/prometheus` with a text body.
+    pub async fn import(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/import/prometheus"))
+            .body(body)
+            .send()
+            .await
+            .expect("import")
+    }
+
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         let resp = self.client.get(self.url(path)).send().await.expect("GET");
         let status = resp.status();
