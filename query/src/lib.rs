@@ -13,6 +13,7 @@
 mod api;
 mod config;
 mod error;
+pub mod promql;
 mod read;
 mod selector;
 

@@ -70,6 +70,32 @@ impl Labels {
         Labels(out)
     }
 
+    /// Sets `name` to `value`, keeping the set sorted; an empty `value` removes the label, as
+    /// an empty value means an absent label.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.0.binary_search_by(|l| l.name.as_str().cmp(name)) {
+            Ok(i) if value.is_empty() => {
+                self.0.remove(i);
+            }
+            Ok(i) => self.0[i].value = value,
+            Err(_) if value.is_empty() => {}
+            Err(i) => self.0.insert(i, Label::new(name, value)),
+        }
+    }
+
+    /// Removes `name` if present.
+    pub fn remove(&mut self, name: &str) {
+        if let Ok(i) = self.0.binary_search_by(|l| l.name.as_str().cmp(name)) {
+            self.0.remove(i);
+        }
+    }
+
+    /// Keeps only the labels for which `keep` is true.
+    pub fn retain(&mut self, keep: impl FnMut(&Label) -> bool) {
+        self.0.retain(keep);
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .binary_search_by(|l| l.name.as_str().cmp(name))
