@@ -2,7 +2,7 @@
 
 use promql_parser::parser::Expr;
 
-use super::{EngineConfig, PromqlError, QueryOutput, SeriesSource};
+use super::{EngineConfig, PromqlError, QueryOptions, QueryOutput, SeriesSource};
 
 /// The steps a query is evaluated at: `start..=end` every `step` ms (`step` 0 for one instant).
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +17,7 @@ pub(super) struct Range {
 pub(super) fn evaluate<S: SeriesSource>(
     _source: &S,
     _config: &EngineConfig,
+    _options: &QueryOptions,
     _query: &str,
     _expr: &Expr,
     _range: Range,

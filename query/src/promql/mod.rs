@@ -40,6 +40,15 @@ impl Default for EngineConfig {
     }
 }
 
+/// Per-query overrides of [`EngineConfig`], as the HTTP API's `timeout` and `lookback_delta`
+/// parameters give them. `None` keeps the engine's setting; a timeout longer than the
+/// engine's is cut to it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryOptions {
+    pub timeout: Option<Duration>,
+    pub lookback_delta: Option<Duration>,
+}
+
 /// Evaluates PromQL over a [`SeriesSource`]. Queries block: callers in async code run them on a
 /// blocking thread.
 pub struct Engine<S: SeriesSource> {
@@ -57,8 +66,13 @@ impl<S: SeriesSource> Engine<S> {
     }
 
     /// Evaluates `query` at one instant, `time_ms` milliseconds since the epoch.
-    pub fn instant_query(&self, query: &str, time_ms: i64) -> Result<QueryOutput, PromqlError> {
-        self.range_query_inner(query, time_ms, time_ms, 0, true)
+    pub fn instant_query(
+        &self,
+        query: &str,
+        time_ms: i64,
+        options: &QueryOptions,
+    ) -> Result<QueryOutput, PromqlError> {
+        self.range_query_inner(query, time_ms, time_ms, 0, true, options)
     }
 
     /// Evaluates `query` at every `step_ms` from `start_ms` to `end_ms` inclusive. The result is
@@ -69,6 +83,7 @@ impl<S: SeriesSource> Engine<S> {
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
+        options: &QueryOptions,
     ) -> Result<QueryOutput, PromqlError> {
         if step_ms <= 0 {
             return Err(PromqlError::BadQuery(
@@ -80,7 +95,7 @@ impl<S: SeriesSource> Engine<S> {
                 "end timestamp must not be before start time".into(),
             ));
         }
-        self.range_query_inner(query, start_ms, end_ms, step_ms, false)
+        self.range_query_inner(query, start_ms, end_ms, step_ms, false, options)
     }
 
     fn range_query_inner(
@@ -90,11 +105,13 @@ impl<S: SeriesSource> Engine<S> {
         end_ms: i64,
         step_ms: i64,
         instant: bool,
+        options: &QueryOptions,
     ) -> Result<QueryOutput, PromqlError> {
         let expr = promql_parser::parser::parse(query).map_err(|e| error::parse_error(query, e))?;
         eval::evaluate(
             &self.source,
             &self.config,
+            options,
             query,
             &expr,
             eval::Range {
