@@ -197,12 +197,13 @@ impl<S: SeriesSource> Evaluator<'_, S> {
         let max = param.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let min = param.iter().copied().fold(f64::INFINITY, f64::min);
         let any_nan = param.iter().any(|p| p.is_nan());
+        // A NaN parameter is an error even when nothing would be selected, as in Prometheus.
         if op == "limit_ratio" {
-            if max == 0.0 && min == 0.0 {
-                return Ok(Vec::new());
-            }
             if any_nan {
                 return Err(PromqlError::Execution("Ratio value is NaN".into()));
+            }
+            if max == 0.0 && min == 0.0 {
+                return Ok(Vec::new());
             }
             if max > 1.0 {
                 let position = self.arg_position(op, 0);
@@ -227,11 +228,11 @@ impl<S: SeriesSource> Evaluator<'_, S> {
                 );
             }
         } else {
-            if max < 1.0 {
-                return Ok(Vec::new());
-            }
             if any_nan {
                 return Err(PromqlError::Execution("Parameter value is NaN".into()));
+            }
+            if max < 1.0 {
+                return Ok(Vec::new());
             }
             if min <= i64::MIN as f64 {
                 return Err(PromqlError::Execution(format!(

@@ -288,12 +288,18 @@ fn vector_vector(
                 continue;
             }
             if let Some(prev) = partner_of.insert(&one_sigs[oi], oi) {
+                // Reported in label order so the message is the same whatever the input order.
+                let (first, second) = if o.labels <= one[prev].labels {
+                    (&o.labels, &one[prev].labels)
+                } else {
+                    (&one[prev].labels, &o.labels)
+                };
                 let side = if swapped { "left" } else { "right" };
                 return Err(PromqlError::Execution(format!(
                     "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                     prom_string(&one_sigs[oi]),
-                    prom_string(&o.labels),
-                    prom_string(&one[prev].labels)
+                    prom_string(first),
+                    prom_string(second)
                 )));
             }
         }

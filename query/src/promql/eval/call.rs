@@ -39,6 +39,31 @@ impl<S: SeriesSource> Evaluator<'_, S> {
                 steps.iter().map(|(_, ts)| ts as f64 / 1000.0).collect(),
             )),
             "pi" => Ok(Val::Scalar(vec![std::f64::consts::PI; n])),
+            // The query's own time range, as Prometheus' duration-expression functions give it.
+            "start" => Ok(Val::Scalar(vec![self.query_start as f64 / 1000.0; n])),
+            "end" => Ok(Val::Scalar(vec![self.query_end as f64 / 1000.0; n])),
+            "range" => Ok(Val::Scalar(vec![
+                (self.query_end - self.query_start) as f64
+                    / 1000.0;
+                n
+            ])),
+            "step" => Ok(Val::Scalar(vec![self.query_step as f64 / 1000.0; n])),
+            "min_of" | "max_of" => {
+                let a = self.eval_scalar(args[0], steps)?;
+                let b = self.eval_scalar(args[1], steps)?;
+                let pick = |x: f64, y: f64| {
+                    if x.is_nan() || y.is_nan() {
+                        f64::NAN
+                    } else if name == "min_of" {
+                        x.min(y)
+                    } else {
+                        x.max(y)
+                    }
+                };
+                Ok(Val::Scalar(
+                    a.iter().zip(&b).map(|(&x, &y)| pick(x, y)).collect(),
+                ))
+            }
             "vector" => {
                 let v = self.eval_scalar(args[0], steps)?;
                 Ok(Val::Vector(vec![Series {
@@ -171,7 +196,14 @@ impl<S: SeriesSource> Evaluator<'_, S> {
                 for (p, all) in step_params.iter_mut().zip(&params) {
                     *p = all[step];
                 }
-                *slot = f.apply(window, w.lo, w.hi, &step_params);
+                // predict_linear predicts from the evaluation time, which an `@` or offset
+                // moves away from the window's end.
+                let end = if f == RangeFunction::PredictLinear {
+                    steps.ts(step)
+                } else {
+                    w.hi
+                };
+                *slot = f.apply(window, w.lo, end, &step_params);
                 found += usize::from(slot.is_some());
             }
             if found == 0 {
@@ -290,8 +322,7 @@ impl<S: SeriesSource> Evaluator<'_, S> {
                 }
             }
         }
-        check_unique_labels(&series)?;
-        Ok(Val::Vector(series))
+        Ok(Val::Vector(super::merge_same_labels(series)?))
     }
 
     fn label_join(&mut self, args: &[&Expr], steps: Steps) -> Result<Val, PromqlError> {
@@ -324,8 +355,7 @@ impl<S: SeriesSource> Evaluator<'_, S> {
                 s.drop_name = false;
             }
         }
-        check_unique_labels(&series)?;
-        Ok(Val::Vector(series))
+        Ok(Val::Vector(super::merge_same_labels(series)?))
     }
 
     fn sort(&mut self, name: &str, args: &[&Expr], steps: Steps) -> Result<Val, PromqlError> {
@@ -516,14 +546,6 @@ fn absent_result(arg: &Expr, values: Vec<Option<f64>>) -> Vec<Series> {
         drop_name: false,
         values,
     }]
-}
-
-fn check_unique_labels(series: &[Series]) -> Result<(), PromqlError> {
-    let mut seen = std::collections::HashSet::with_capacity(series.len());
-    if series.iter().any(|s| !seen.insert(&s.labels)) {
-        return Err(PromqlError::Execution(super::DUPLICATE_LABELSET.into()));
-    }
-    Ok(())
 }
 
 /// Orders by value with NaN after every number, ascending or descending.

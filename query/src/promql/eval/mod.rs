@@ -120,6 +120,8 @@ pub(super) struct Evaluator<'a, S: SeriesSource> {
     /// The query's own start and end, which `@ start()` and `@ end()` refer to at any depth.
     query_start: i64,
     query_end: i64,
+    /// The query's step (0 for an instant query), which `step()` answers.
+    query_step: i64,
     annotations: Annotations,
 }
 
@@ -148,6 +150,7 @@ pub(super) fn evaluate<S: SeriesSource>(
         held: 0,
         query_start: range.start,
         query_end: range.end,
+        query_step: range.step,
         annotations: Annotations::default(),
     };
     let steps = Steps {
