@@ -29,6 +29,17 @@ pub enum PromqlError {
     )]
     TooManySamples { stage: &'static str, limit: usize },
 
+    /// A selector matches more series than the engine's limit.
+    #[error(
+        "the selector {selector} matches {selected} series, more than the limit of {limit} \
+         (max_series); narrow it with more label matchers"
+    )]
+    TooManySeries {
+        selector: String,
+        selected: usize,
+        limit: usize,
+    },
+
     /// A feature this engine does not implement, such as native histograms.
     #[error("{0}")]
     Unsupported(String),
@@ -98,7 +109,10 @@ mod tests {
 
     #[test]
     fn parse_errors_carry_a_position_where_one_is_known() {
-        assert_eq!(message("sum("), "1:4: parse error: unclosed left parenthesis");
+        assert_eq!(
+            message("sum("),
+            "1:4: parse error: unclosed left parenthesis"
+        );
         assert_eq!(
             message("foo{"),
             "1:5: parse error: unexpected end of input inside braces"
@@ -110,4 +124,3 @@ mod tests {
         assert_eq!(message("1 +"), "parse error: invalid promql query");
     }
 }
-

@@ -28,6 +28,8 @@ pub struct EngineConfig {
     pub timeout: Duration,
     /// Most samples a query may hold in memory at once (Prometheus' `query.max-samples`).
     pub max_samples: usize,
+    /// Most series one selector of a query may select; `None` for no limit.
+    pub max_series: Option<usize>,
 }
 
 impl Default for EngineConfig {
@@ -36,6 +38,7 @@ impl Default for EngineConfig {
             lookback_delta: Duration::from_secs(300),
             timeout: Duration::from_secs(120),
             max_samples: 50_000_000,
+            max_series: None,
         }
     }
 }

@@ -114,6 +114,7 @@ pub(super) struct Evaluator<'a, S: SeriesSource> {
     lookback: i64,
     deadline: Instant,
     max_samples: usize,
+    max_series: Option<usize>,
     /// Samples held by the evaluation right now, as Prometheus counts them against
     /// `max_samples`.
     held: usize,
@@ -147,6 +148,7 @@ pub(super) fn evaluate<S: SeriesSource>(
         lookback: duration_ms(lookback).max(1),
         deadline: Instant::now() + timeout,
         max_samples: config.max_samples,
+        max_series: config.max_series,
         held: 0,
         query_start: range.start,
         query_end: range.end,

@@ -51,6 +51,15 @@ impl<S: SeriesSource> Evaluator<'_, S> {
             all.sort_by(|a, b| a.labels.cmp(&b.labels));
             all.dedup_by(|a, b| a.id == b.id);
         }
+        if let Some(limit) = self.max_series
+            && all.len() > limit
+        {
+            return Err(PromqlError::TooManySeries {
+                selector: vs.to_string(),
+                selected: all.len(),
+                limit,
+            });
+        }
         Ok(all)
     }
 
