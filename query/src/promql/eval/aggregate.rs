@@ -9,7 +9,7 @@ use storage::{Labels, METRIC_NAME, is_valid_label_name};
 
 use super::{Evaluator, PromqlError, Series, Steps, Val, format_g};
 use crate::promql::SeriesSource;
-use crate::promql::functions::stats::{KahanSum, Mean, quantile};
+use crate::promql::functions::stats::{KahanSum, Mean, Variance, quantile};
 
 /// How an aggregation groups its input series.
 struct Grouping<'g> {
@@ -417,22 +417,12 @@ fn aggregate_values(
                     if acc < v || acc.is_nan() { v } else { acc }
                 }),
                 "stddev" | "stdvar" => {
-                    // Welford's algorithm, started the way Prometheus starts it so that a
-                    // lone NaN or Inf poisons the result.
-                    let first = scratch[0];
-                    let mut mean = first;
-                    let mut m2 = if first.is_finite() { 0.0 } else { f64::NAN };
-                    let mut count = 1.0;
-                    for &v in &scratch[1..] {
-                        count += 1.0;
-                        let delta = v - mean;
-                        mean += delta / count;
-                        m2 += delta * (v - mean);
-                    }
+                    let mut variance = Variance::new();
+                    scratch.iter().for_each(|v| variance.add(*v));
                     if op == "stdvar" {
-                        m2 / count
+                        variance.stdvar()
                     } else {
-                        (m2 / count).sqrt()
+                        variance.stddev()
                     }
                 }
                 "quantile" => {
