@@ -18,5 +18,7 @@ pub use model::{
     is_stale_nan, is_valid_label_name, is_valid_metric_name, now_ms, stale_nan,
 };
 pub use series::{
-    AppendOutcome, SeriesId, SeriesRef, SeriesStore, SeriesStoreConfig, SeriesWriter, reject,
+    AppendOutcome, METADATA_ENTRIES_PER_FAMILY, METADATA_MAX_FAMILIES, METADATA_MAX_TEXT_BYTES,
+    MetricMetadata, MetricType, SeriesId, SeriesRef, SeriesStore, SeriesStoreConfig, SeriesWriter,
+    reject,
 };

@@ -1,5 +1,7 @@
 //! Prometheus ingest over HTTP: `POST /api/v1/import/prometheus` (text exposition lines)
-//! and `POST /api/v1/write` (remote_write 1.0).
+//! and `POST /api/v1/write` (remote_write 1.0). Both record the metric metadata they carry
+//! (`# TYPE`/`# HELP`/`# UNIT` lines, `WriteRequest.metadata`) through
+//! [`SeriesWriter::record_metadata`].
 
 mod remote_write;
 mod text;
@@ -13,10 +15,13 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use storage::{AppendOutcome, Labels, SeriesSamples, SeriesWriter};
+use storage::{AppendOutcome, Labels, MetricMetadata, SeriesSamples, SeriesWriter};
 
-pub use remote_write::{Label as RemoteLabel, RemoteSample, TimeSeries, WriteRequest};
-pub use text::{LineError, TextSample, parse_line};
+pub use remote_write::{
+    Label as RemoteLabel, MetricMetadata as RemoteMetadata, MetricType as RemoteMetricType,
+    RemoteSample, TimeSeries, WriteRequest,
+};
+pub use text::{LineError, TextMetadata, TextSample, parse_line, parse_metadata_line};
 
 use crate::http::{WriteAdmission, decoded_body};
 use crate::{IngestError, IngestMetrics};
@@ -81,6 +86,7 @@ async fn import(
             let body = decoded_body(&headers, &body, limit)?;
             let parsed = parse_text(&body, now_ms());
             let outcome = append_batch(&*writer, parsed.batch)?;
+            record_metadata(&*writer, &parsed.metadata)?;
             Ok((outcome, parsed.bad_lines, parsed.errors))
         })
         .await??;
@@ -96,30 +102,75 @@ async fn import(
     Ok(answer(outcome, bad_lines, errors))
 }
 
-/// Sample lines of a text body grouped by series, and what was wrong with the others.
+/// Sample lines of a text body grouped by series, the metadata its `# TYPE`, `# HELP` and
+/// `# UNIT` lines give, and what was wrong with the other lines.
 struct ParsedText {
     batch: Vec<SeriesSamples>,
+    /// One entry per family named by a metadata line (type `unknown`, empty help and unit
+    /// unless given); a family's later line of a kind replaces an earlier one.
+    metadata: Vec<MetricMetadata>,
     bad_lines: u64,
     errors: Vec<String>,
 }
 
+/// A parsed line of a text body.
+enum TextLine {
+    Sample(TextSample),
+    Metadata(TextMetadata),
+}
+
+fn parse_text_line(line: &str, now: i64) -> Result<Option<TextLine>, LineError> {
+    if let Some(m) = parse_metadata_line(line)? {
+        return Ok(Some(TextLine::Metadata(m)));
+    }
+    Ok(parse_line(line, now)?.map(TextLine::Sample))
+}
+
 fn parse_text(body: &[u8], now: i64) -> ParsedText {
     let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut families: HashMap<String, usize> = HashMap::new();
     let mut parsed = ParsedText {
         batch: Vec::new(),
+        metadata: Vec::new(),
         bad_lines: 0,
         errors: Vec::new(),
     };
     for (n, raw) in body.split(|&b| b == b'\n').enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = match std::str::from_utf8(raw) {
-            Ok(line) => parse_line(line, now)
+            Ok(line) => parse_text_line(line, now)
                 .map_err(|e| format!("line {}, column {}: {}", n + 1, e.column, e.message)),
             Err(_) => Err(format!("line {}: not valid UTF-8", n + 1)),
         };
         match line {
             Ok(None) => {}
-            Ok(Some(TextSample { labels, sample })) => match index.get(&labels) {
+            Ok(Some(TextLine::Metadata(m))) => {
+                let metric = match &m {
+                    TextMetadata::Help { metric, .. }
+                    | TextMetadata::Type { metric, .. }
+                    | TextMetadata::Unit { metric, .. } => metric,
+                };
+                let i = match families.get(metric.as_str()) {
+                    Some(&i) => i,
+                    None => {
+                        families.insert(metric.clone(), parsed.metadata.len());
+                        parsed.metadata.push(MetricMetadata {
+                            metric_family: metric.clone(),
+                            kind: storage::MetricType::Unknown,
+                            help: String::new(),
+                            unit: String::new(),
+                        });
+                        parsed.metadata.len() - 1
+                    }
+                };
+                let family = &mut parsed.metadata[i];
+                match m {
+                    TextMetadata::Help { help, .. } => family.help = help,
+                    TextMetadata::Type { kind, .. } => family.kind = kind,
+                    TextMetadata::Unit { unit, .. } => family.unit = unit,
+                }
+            }
+            Ok(Some(TextLine::Sample(TextSample { labels, sample }))) => match index.get(&labels) {
                 Some(&i) => parsed.batch[i].samples.push(sample),
                 None => {
                     index.insert(labels.clone(), parsed.batch.len());
@@ -161,7 +212,12 @@ async fn remote_write(
         .run(move || -> Result<_, String> {
             let decoded = remote_write::decode(&body)?;
             let histograms = decoded.native_histograms;
-            Ok(append_batch(&*writer, decoded.series).map(|outcome| (outcome, histograms)))
+            let metadata = decoded.metadata;
+            // Prometheus sends metadata in requests of their own, without series.
+            Ok(append_batch(&*writer, decoded.series).and_then(|outcome| {
+                record_metadata(&*writer, &metadata)?;
+                Ok((outcome, histograms))
+            }))
         })
         .await?;
     let (mut outcome, histograms) = match decoded {
@@ -212,6 +268,16 @@ fn append_batch(
         return Ok(AppendOutcome::default());
     }
     Ok(writer.append(batch)?)
+}
+
+fn record_metadata(
+    writer: &dyn SeriesWriter,
+    metadata: &[MetricMetadata],
+) -> Result<(), IngestError> {
+    if metadata.is_empty() {
+        return Ok(());
+    }
+    Ok(writer.record_metadata(metadata)?)
 }
 
 fn record(state: &AppState, outcome: &AppendOutcome, source: &'static str) {
@@ -265,4 +331,47 @@ fn answer(outcome: AppendOutcome, bad_lines: u64, mut errors: Vec<String>) -> Re
         "errors": errors,
     });
     (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use storage::MetricType;
+
+    use super::*;
+
+    #[test]
+    fn text_metadata_is_collected_per_family() {
+        let body = b"# HELP http_requests_total Requests\\nserved.\n\
+            # TYPE http_requests_total counter\n\
+            http_requests_total{code=\"200\"} 3 1000\n\
+            # TYPE temperature gauge\r\n\
+            # UNIT temperature celsius\n\
+            # just a comment\n\
+            temperature 21 1000\n\
+            # HELP only_help Help without a type.\n\
+            # TYPE broken sometype\n";
+        let parsed = parse_text(body, 0);
+        assert_eq!(parsed.batch.len(), 2);
+        assert_eq!(parsed.bad_lines, 1);
+        assert!(parsed.errors[0].starts_with("line 9, column 15: invalid metric type"));
+        let md = |name: &str, kind, help: &str, unit: &str| MetricMetadata {
+            metric_family: name.into(),
+            kind,
+            help: help.into(),
+            unit: unit.into(),
+        };
+        assert_eq!(
+            parsed.metadata,
+            vec![
+                md(
+                    "http_requests_total",
+                    MetricType::Counter,
+                    "Requests\nserved.",
+                    ""
+                ),
+                md("temperature", MetricType::Gauge, "", "celsius"),
+                md("only_help", MetricType::Unknown, "Help without a type.", ""),
+            ]
+        );
+    }
 }

@@ -1,8 +1,10 @@
-//! The Prometheus text exposition format, sample lines only (`# HELP`/`# TYPE` comments and
-//! blank lines are skipped): `name{label="value",...} value [timestamp_ms]`. The name may
-//! also be quoted inside the braces (`{"name.with.dots", a="b"}`, Prometheus 3).
+//! The Prometheus text exposition format: sample lines, `name{label="value",...} value
+//! [timestamp_ms]` ([`parse_line`]), and the metadata comments `# HELP name text`,
+//! `# TYPE name type` and OpenMetrics' `# UNIT name unit` ([`parse_metadata_line`]); other
+//! comments and blank lines are skipped. The name may also be quoted inside the braces
+//! (`{"name.with.dots", a="b"}`) or after `# HELP` / `# TYPE` (Prometheus 3).
 
-use storage::{Label, Labels, METRIC_NAME, Sample};
+use storage::{Label, Labels, METRIC_NAME, MetricType, Sample};
 
 /// One parsed sample line.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +18,98 @@ pub struct TextSample {
 pub struct LineError {
     pub column: usize,
     pub message: &'static str,
+}
+
+/// A metadata comment line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextMetadata {
+    /// `# HELP name text`: `\\` and `\n` in the text are unescaped, as Prometheus does.
+    Help { metric: String, help: String },
+    /// `# TYPE name type`: Prometheus' and OpenMetrics' types; `untyped` is `unknown`.
+    Type { metric: String, kind: MetricType },
+    /// `# UNIT name unit` (OpenMetrics).
+    Unit { metric: String, unit: String },
+}
+
+/// Parses a `# HELP`, `# TYPE` or `# UNIT` line; `Ok(None)` for any other line (samples,
+/// other comments, blank lines). As in Prometheus' parser, one space or tab separates the
+/// name from the help text and the rest of the line is the text.
+pub fn parse_metadata_line(line: &str) -> Result<Option<TextMetadata>, LineError> {
+    let mut p = Cursor {
+        s: line.as_bytes(),
+        pos: 0,
+    };
+    p.skip_spaces();
+    if p.peek() != Some(b'#') {
+        return Ok(None);
+    }
+    p.pos += 1;
+    if !p.skip_spaces() {
+        return Ok(None);
+    }
+    let keyword = p.token();
+    if !matches!(keyword, "HELP" | "TYPE" | "UNIT") || !p.skip_spaces() {
+        return Ok(None);
+    }
+    let metric = if p.peek() == Some(b'"') {
+        p.quoted()?
+    } else {
+        p.metric_name()?.to_string()
+    };
+    let text = match p.peek() {
+        None => "",
+        Some(b' ' | b'\t') => line.get(p.pos + 1..).unwrap_or(""),
+        Some(_) => return Err(p.error("expected a space after the metric name")),
+    };
+    Ok(Some(match keyword {
+        "HELP" => TextMetadata::Help {
+            metric,
+            help: unescape_help(text),
+        },
+        "TYPE" => {
+            let kind = match text.trim_matches([' ', '\t']) {
+                "untyped" => MetricType::Unknown,
+                t => MetricType::parse(t).ok_or(LineError {
+                    column: p.pos + 2,
+                    message: "invalid metric type (want counter, gauge, histogram, \
+                              gaugehistogram, summary, info, stateset, unknown or untyped)",
+                })?,
+            };
+            TextMetadata::Type { metric, kind }
+        }
+        _ => TextMetadata::Unit {
+            metric,
+            unit: text.trim_matches([' ', '\t']).to_string(),
+        },
+    }))
+}
+
+/// Prometheus' help unescaping: `\\` is a backslash, `\n` a newline, any other backslash
+/// stays as it is.
+fn unescape_help(text: &str) -> String {
+    if !text.contains('\\') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.clone().next() {
+            Some('\\') => {
+                out.push('\\');
+                chars.next();
+            }
+            Some('n') => {
+                out.push('\n');
+                chars.next();
+            }
+            _ => out.push('\\'),
+        }
+    }
+    out
 }
 
 /// Parses one line. `Ok(None)` for comments and blank lines. `default_t` stamps lines that
@@ -304,10 +398,123 @@ mod tests {
         assert!(parse_line("9x 1", 0).is_err());
     }
 
+    fn meta(line: &str) -> TextMetadata {
+        parse_metadata_line(line)
+            .expect("parses")
+            .expect("a metadata line")
+    }
+
+    #[test]
+    fn help_type_and_unit_lines() {
+        assert_eq!(
+            meta("# HELP http_requests_total The total number of HTTP requests."),
+            TextMetadata::Help {
+                metric: "http_requests_total".into(),
+                help: "The total number of HTTP requests.".into()
+            }
+        );
+        assert_eq!(
+            meta("# TYPE http_requests_total counter"),
+            TextMetadata::Type {
+                metric: "http_requests_total".into(),
+                kind: MetricType::Counter
+            }
+        );
+        assert_eq!(
+            meta("#\tTYPE  x:y\tuntyped "),
+            TextMetadata::Type {
+                metric: "x:y".into(),
+                kind: MetricType::Unknown
+            }
+        );
+        for t in MetricType::ALL {
+            assert_eq!(
+                meta(&format!("# TYPE m {t}")),
+                TextMetadata::Type {
+                    metric: "m".into(),
+                    kind: t
+                }
+            );
+        }
+        assert_eq!(
+            meta("# UNIT request_seconds seconds"),
+            TextMetadata::Unit {
+                metric: "request_seconds".into(),
+                unit: "seconds".into()
+            }
+        );
+        // escapes: \\ and \n only; one separator, the rest is the text
+        assert_eq!(
+            meta(r#"# HELP m  two\nlines, a \\ backslash, \"kept\" and \t kept"#),
+            TextMetadata::Help {
+                metric: "m".into(),
+                help: " two\nlines, a \\ backslash, \\\"kept\\\" and \\t kept".into()
+            }
+        );
+        assert_eq!(
+            meta("# HELP m"),
+            TextMetadata::Help {
+                metric: "m".into(),
+                help: String::new()
+            }
+        );
+        assert_eq!(
+            meta(r#"# HELP "my.metric" dotted"#),
+            TextMetadata::Help {
+                metric: "my.metric".into(),
+                help: "dotted".into()
+            }
+        );
+        for other in [
+            "up 1",
+            "",
+            "# plain comment",
+            "#HELP x y",
+            "# HELPER x y",
+            "# EOF",
+        ] {
+            assert_eq!(parse_metadata_line(other), Ok(None), "{other}");
+        }
+    }
+
+    #[test]
+    fn bad_metadata_lines_say_where() {
+        assert_eq!(
+            parse_metadata_line("# TYPE m countr").unwrap_err().column,
+            10
+        );
+        assert_eq!(
+            parse_metadata_line("# TYPE m")
+                .map_err(|e| e.message.starts_with("invalid metric type")),
+            Err(true)
+        );
+        assert_eq!(
+            parse_metadata_line("# HELP 9m x").unwrap_err().message,
+            "invalid metric name"
+        );
+        assert_eq!(
+            parse_metadata_line("# HELP m{a=\"b\"} x")
+                .unwrap_err()
+                .message,
+            "expected a space after the metric name"
+        );
+    }
+
     proptest! {
         #[test]
         fn any_input_is_an_answer_not_a_panic(line in ".{0,80}") {
             let _ = parse_line(&line, 0);
+            let _ = parse_metadata_line(&line);
+        }
+
+        #[test]
+        fn escaped_help_parses_back(help in "[ -~\n\\\\]{0,40}") {
+            let escaped = help.replace('\\', "\\\\").replace('\n', "\\n");
+            let line = format!("# HELP m {escaped}");
+            prop_assert_eq!(
+                parse_metadata_line(&line),
+                Ok(Some(TextMetadata::Help { metric: "m".into(), help }))
+            );
         }
 
         #[test]

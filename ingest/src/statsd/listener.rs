@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use socket2::{Domain, Protocol, Socket, Type};
-use storage::SeriesWriter;
+use storage::{AppendOutcome, SeriesWriter};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -406,20 +406,38 @@ async fn write_snapshot(shared: &Arc<Shared>, started: Instant) -> Result<(), In
     } else {
         now
     };
-    let snapshot = shared.agg.lock().snapshot(t);
+    let (snapshot, metadata) = {
+        let mut agg = shared.agg.lock();
+        (agg.snapshot(t), agg.take_metadata())
+    };
     let series = snapshot.len();
-    if series == 0 {
+    if series == 0 && metadata.is_empty() {
         return Ok(());
     }
     let writer = shared.writer.clone();
-    let (samples, written) = tokio::task::spawn_blocking(move || {
+    let (samples, written, recorded, metadata) = tokio::task::spawn_blocking(move || {
         let batch = build_batch(snapshot, t);
         let samples: usize = batch.iter().map(|s| s.samples.len()).sum();
-        (samples, writer.append(batch))
+        let written = if batch.is_empty() {
+            Ok(AppendOutcome::default())
+        } else {
+            writer.append(batch)
+        };
+        // A family's metadata is recorded once its first samples are stored.
+        let recorded = match &written {
+            Ok(_) if !metadata.is_empty() => writer.record_metadata(&metadata),
+            _ => Ok(()),
+        };
+        (samples, written, recorded, metadata)
     })
     .await
     .map_err(|e| IngestError::Io(std::io::Error::other(format!("statsd flush task: {e}"))))?;
+    if written.is_err() || recorded.is_err() {
+        // What storage did not take is offered again at the next flush.
+        shared.agg.lock().requeue_metadata(metadata);
+    }
     let outcome = written?;
+    recorded?;
     shared
         .metrics
         .samples_written
@@ -444,10 +462,13 @@ mod tests {
 
     use super::*;
 
-    /// Collects every batch, as a store would receive them.
+    /// Collects every batch and every metadata call, as a store would receive them; with
+    /// `fail_metadata`, refuses metadata that many times first.
     #[derive(Default)]
     struct MemoryWriter {
         batches: Mutex<Vec<Vec<SeriesSamples>>>,
+        metadata: Mutex<Vec<Vec<storage::MetricMetadata>>>,
+        fail_metadata: std::sync::atomic::AtomicUsize,
     }
 
     impl SeriesWriter for MemoryWriter {
@@ -458,6 +479,34 @@ mod tests {
                 samples_appended: n,
                 ..AppendOutcome::default()
             })
+        }
+
+        fn record_metadata(
+            &self,
+            metadata: &[storage::MetricMetadata],
+        ) -> Result<(), StorageError> {
+            let failing = self.fail_metadata.load(Ordering::SeqCst);
+            if failing > 0 {
+                self.fail_metadata.store(failing - 1, Ordering::SeqCst);
+                return Err(StorageError::ShuttingDown);
+            }
+            self.metadata.lock().push(metadata.to_vec());
+            Ok(())
+        }
+    }
+
+    impl MemoryWriter {
+        /// `family type` of every metadata entry recorded, sorted.
+        fn families(&self) -> Vec<String> {
+            let mut out: Vec<String> = self
+                .metadata
+                .lock()
+                .iter()
+                .flatten()
+                .map(|m| format!("{} {}", m.metric_family, m.kind))
+                .collect();
+            out.sort();
+            out
         }
     }
 
@@ -555,6 +604,10 @@ mod tests {
         assert_eq!(metrics.statsd_packets.get(), 1);
         assert_eq!(metrics.statsd_tcp_connections.get(), 0);
         assert!(metrics.samples_written.with_label_values(&["statsd"]).get() >= 16);
+        assert_eq!(
+            writer.families(),
+            ["tcp_rt histogram", "tcp_temp gauge", "udp_hits counter"]
+        );
     }
 
     struct FailingWriter;
@@ -629,6 +682,39 @@ mod tests {
         assert_eq!(series.last().copied(), Some(2.0));
         let times: Vec<i64> = batches.iter().flatten().map(|s| s.samples[0].t).collect();
         assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+        // recorded once, with the first flush, though every flush writes the family
+        assert_eq!(writer.families(), ["c counter"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn metadata_storage_refused_is_offered_again() {
+        let writer = Arc::new(MemoryWriter::default());
+        writer.fail_metadata.store(2, Ordering::SeqCst);
+        let metrics = IngestMetrics::new(&prometheus::Registry::new());
+        let server = StatsdServer::bind(
+            "127.0.0.1:0".parse().expect("literal address"),
+            config(Duration::from_millis(100)),
+            writer.clone(),
+            metrics.clone(),
+        )
+        .await
+        .expect("bind");
+        let addr = server.local_addr();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(server.run(async move {
+            let _ = rx.await;
+        }));
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("client socket");
+        udp.send_to(b"g:1|g", addr).expect("send");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while writer.families().is_empty() {
+            assert!(Instant::now() < deadline, "metadata never recorded");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = tx.send(());
+        let _ = handle.await;
+        assert_eq!(writer.families(), ["g gauge"]);
+        assert_eq!(writer.fail_metadata.load(Ordering::SeqCst), 0);
     }
 }
 

@@ -65,6 +65,8 @@ pub(crate) struct SeriesOptions {
     pub(crate) scale: Option<f64>,
     /// statsd_exporter's `honor_labels`: tags win over mapping labels.
     pub(crate) honor_labels: bool,
+    /// The mapping's `help`, the metric family's help text; `None`: the generic one.
+    pub(crate) help: Option<Arc<str>>,
 }
 
 impl SeriesOptions {
@@ -79,6 +81,7 @@ impl SeriesOptions {
             ttl: None,
             scale: None,
             honor_labels: false,
+            help: None,
         }
     }
 }
@@ -238,6 +241,7 @@ impl MappingConfig {
             ttl: positive_duration(default_ttl),
             scale: None,
             honor_labels: false,
+            help: None,
         });
 
         let mut rules = Vec::new();
@@ -408,6 +412,7 @@ impl MappingConfig {
                 ttl: positive_duration(ttl_ns),
                 scale: m.scale,
                 honor_labels: m.honor_labels.unwrap_or(false),
+                help: m.help.clone().filter(|h| !h.is_empty()).map(Arc::from),
             });
             rules.push(Rule {
                 matcher,
@@ -802,7 +807,6 @@ struct RawMapping {
     #[serde(default)]
     match_type: Option<String>,
     #[serde(default)]
-    #[allow(dead_code)]
     help: Option<String>,
     #[serde(default)]
     action: Option<String>,
@@ -1382,6 +1386,16 @@ some_future_key: true
             )
         );
         assert_eq!(c.lookup("ignored.x", MetricClass::Counter), Lookup::Drop);
+        let help = |name: &str| match c.lookup(name, MetricClass::Counter) {
+            Lookup::Mapped { opts, .. } | Lookup::Unmapped { opts } => opts.help.clone(),
+            Lookup::Drop => panic!("drop"),
+        };
+        assert_eq!(
+            help("http.request.404").as_deref(),
+            Some("Total number of http requests")
+        );
+        assert_eq!(help("a.signup.b.c"), None);
+        assert_eq!(help("unmapped"), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::MetricMetadata;
 use crate::{Labels, SeriesSamples, StorageError};
 
 /// Dense, never reused identifier of a series inside one store.
@@ -92,6 +93,13 @@ impl AppendOutcome {
 /// (they survive `kill -9`). Blocking: call it from a blocking thread, not an async task.
 pub trait SeriesWriter: Send + Sync {
     fn append(&self, batch: Vec<SeriesSamples>) -> Result<AppendOutcome, StorageError>;
+
+    /// Records what ingest knows about metric families (type, help, unit). Called with every
+    /// batch that carries metadata, so an implementation must make the unchanged case cheap.
+    /// An `Ok` return means new entries are durable. The default keeps nothing.
+    fn record_metadata(&self, _metadata: &[MetricMetadata]) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 /// Reason labels used in [`AppendOutcome::rejected`] and on `/metrics`.

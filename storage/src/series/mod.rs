@@ -11,12 +11,16 @@
 //! Read path: the head is read before RocksDB, and a run being written out stays visible in
 //! the head until its RocksDB write returns, so a reader never misses samples in flight; it
 //! may see them twice, and duplicates (same timestamp) are dropped on read.
+//!
+//! Metric metadata (type, help and unit per metric family, `metadata.rs`) is kept beside the
+//! series: in memory for reads, in the `meta` column family for restarts.
 
 mod api;
 mod bits;
 mod codec;
 mod index;
 mod keys;
+mod metadata;
 pub(crate) mod varint;
 mod wal;
 
@@ -37,6 +41,10 @@ use rocksdb::{
 pub use api::{AppendOutcome, SeriesId, SeriesRef, SeriesStoreConfig, SeriesWriter, reject};
 use index::Index;
 use keys::{CF_CHUNKS, CF_META, CF_SERIES};
+pub use metadata::{
+    METADATA_ENTRIES_PER_FAMILY, METADATA_MAX_FAMILIES, METADATA_MAX_TEXT_BYTES, MetricMetadata,
+    MetricType,
+};
 use varint::{get_uvarint, get_varint, put_uvarint, put_varint};
 
 use crate::{Labels, Matcher, Sample, SeriesSamples, StorageError, StorageMetrics, now_ms};
@@ -113,6 +121,8 @@ pub struct SeriesStore {
     partitions: Mutex<BTreeMap<i64, bool>>,
     compaction: Mutex<()>,
     metrics: StorageMetrics,
+    /// Metric metadata (type, help, unit per family), persisted in `meta`.
+    metadata: metadata::MetadataRegistry,
     closed: AtomicBool,
     background: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
 }
@@ -165,6 +175,7 @@ impl SeriesStore {
             partitions: Mutex::new(BTreeMap::new()),
             compaction: Mutex::new(()),
             metrics,
+            metadata: metadata::MetadataRegistry::default(),
             closed: AtomicBool::new(false),
             background: Mutex::new(None),
         };
@@ -172,6 +183,7 @@ impl SeriesStore {
         store.reserve_chunk_sequences()?;
         store.load_series()?;
         store.load_partitions()?;
+        store.metadata.load(&store.db, store.cf(CF_META)?)?;
         let replayed = store.replay()?;
         let store = Arc::new(store);
         if replayed > 0 {
@@ -852,6 +864,27 @@ impl SeriesStore {
         Ok(values.into_iter().collect())
     }
 
+    /// Records metric metadata (see [`MetricMetadata`]). Entries already known cost an
+    /// in-memory lookup; a new one is written to RocksDB (synced) before this returns.
+    pub fn record_metadata(&self, metadata: &[MetricMetadata]) -> Result<(), StorageError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StorageError::ShuttingDown);
+        }
+        self.metadata
+            .record(metadata, &self.db, || self.cf(CF_META))
+    }
+
+    /// Metric metadata by family name: every family (or only `metric`), at most `limit`
+    /// families (the first by name) and `limit_per_metric` entries each (newest first).
+    pub fn metadata(
+        &self,
+        metric: Option<&str>,
+        limit: Option<usize>,
+        limit_per_metric: Option<usize>,
+    ) -> BTreeMap<String, Vec<MetricMetadata>> {
+        self.metadata.query(metric, limit, limit_per_metric)
+    }
+
     pub fn series_count(&self) -> usize {
         self.index.read().len()
     }
@@ -1065,6 +1098,10 @@ impl SeriesStore {
 impl SeriesWriter for SeriesStore {
     fn append(&self, batch: Vec<SeriesSamples>) -> Result<AppendOutcome, StorageError> {
         self.append_batch(batch)
+    }
+
+    fn record_metadata(&self, metadata: &[MetricMetadata]) -> Result<(), StorageError> {
+        SeriesStore::record_metadata(self, metadata)
     }
 }
 
