@@ -1,6 +1,8 @@
 //! PromQL conformance: Prometheus' own PromQL test files (`tests/conformance/promql/*.test`,
 //! copied unchanged from `promql/promqltest/testdata/`, language described in `FORMAT.md`
-//! beside them) run against our engine over a real series store.
+//! beside them) run against our engine over a real series store, followed by Argus' own cases
+//! in the same language (`tests/promql/*.test`) for documented behaviour the upstream files
+//! leave open.
 //!
 //! Each file (and each `clear` in it) gets a fresh [`storage::SeriesStore`] in a temporary
 //! directory. `load` appends its samples with exact values (stale markers as
@@ -71,13 +73,23 @@ fn test_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/promql")
 }
 
+/// Argus' own cases in the same language, for documented behaviour the upstream files leave
+/// open.
+fn own_test_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/promql")
+}
+
 fn test_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(test_dir())
-        .expect("tests/conformance/promql exists")
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "test"))
-        .collect();
-    files.sort();
+    let mut files = Vec::new();
+    for dir in [test_dir(), own_test_dir()] {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{} exists: {e}", dir.display()))
+            .map(|e| e.expect("directory entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "test"))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
     files
 }
 
