@@ -70,6 +70,22 @@ pub(crate) struct ServeArgs {
     /// Longest graceful shutdown before giving up. [default: 30s]
     #[arg(long, env = "ARGUS_SHUTDOWN_TIMEOUT", value_parser = parse_duration)]
     pub(crate) shutdown_timeout: Option<Duration>,
+    /// How far back PromQL looks for a series' latest sample. [default: 5m]
+    #[arg(long, env = "ARGUS_LOOKBACK_DELTA", value_parser = parse_duration)]
+    pub(crate) lookback_delta: Option<Duration>,
+    /// Longest a PromQL query may run, waiting for a slot included. [default: 2m]
+    #[arg(long, env = "ARGUS_QUERY_TIMEOUT", value_parser = parse_duration)]
+    pub(crate) query_timeout: Option<Duration>,
+    /// Most samples one PromQL query may hold in memory. [default: 50000000]
+    #[arg(long, env = "ARGUS_MAX_SAMPLES")]
+    pub(crate) max_samples: Option<usize>,
+    /// PromQL queries evaluated at once; more wait for a slot. [default: 20]
+    #[arg(long, env = "ARGUS_MAX_CONCURRENT_QUERIES")]
+    pub(crate) max_concurrent_queries: Option<usize>,
+    /// Most series one selector of a query (or one /api/v1/series answer) may select; 0 for no
+    /// limit. [default: 0]
+    #[arg(long, env = "ARGUS_QUERY_MAX_SERIES")]
+    pub(crate) query_max_series: Option<usize>,
 }
 
 /// The config file's keys: the flags' names with underscores.
@@ -86,6 +102,11 @@ struct FileConfig {
     out_of_order_window: Option<String>,
     log_format: Option<LogFormat>,
     shutdown_timeout: Option<String>,
+    lookback_delta: Option<String>,
+    query_timeout: Option<String>,
+    max_samples: Option<usize>,
+    max_concurrent_queries: Option<usize>,
+    query_max_series: Option<usize>,
 }
 
 /// Settings after precedence and validation.
@@ -102,6 +123,11 @@ pub(crate) struct Settings {
     pub(crate) out_of_order_window: Duration,
     pub(crate) log_format: LogFormat,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) lookback_delta: Duration,
+    pub(crate) query_timeout: Duration,
+    pub(crate) max_samples: usize,
+    pub(crate) max_concurrent_queries: usize,
+    pub(crate) query_max_series: Option<usize>,
 }
 
 /// Durations as `10s`, `5m`, `15d`, `1h30m`, `250ms`; a bare `0` is zero.
@@ -141,7 +167,37 @@ impl ServeArgs {
             .retention
             .or(file_duration("retention", &file.retention)?)
             .unwrap_or(Duration::from_secs(15 * 86_400));
+        let lookback_delta = self
+            .lookback_delta
+            .or(file_duration("lookback_delta", &file.lookback_delta)?)
+            .unwrap_or(Duration::from_secs(5 * 60));
+        if lookback_delta < Duration::from_millis(1) {
+            bail!("lookback_delta must be at least 1ms, got {lookback_delta:?}");
+        }
+        let query_timeout = self
+            .query_timeout
+            .or(file_duration("query_timeout", &file.query_timeout)?)
+            .unwrap_or(Duration::from_secs(2 * 60));
+        if query_timeout.is_zero() {
+            bail!("query_timeout must be more than 0");
+        }
+        let max_samples = self.max_samples.or(file.max_samples).unwrap_or(50_000_000);
+        if max_samples == 0 {
+            bail!("max_samples must be at least 1");
+        }
+        let max_concurrent_queries = self
+            .max_concurrent_queries
+            .or(file.max_concurrent_queries)
+            .unwrap_or(20);
+        if max_concurrent_queries == 0 {
+            bail!("max_concurrent_queries must be at least 1");
+        }
+        let query_max_series = self
+            .query_max_series
+            .or(file.query_max_series)
+            .filter(|n| *n > 0);
         Ok(Settings {
+            query_max_series,
             data_dir: self
                 .data_dir
                 .or(file.data_dir)
@@ -176,6 +232,10 @@ impl ServeArgs {
                 .shutdown_timeout
                 .or(file_duration("shutdown_timeout", &file.shutdown_timeout)?)
                 .unwrap_or(Duration::from_secs(30)),
+            lookback_delta,
+            query_timeout,
+            max_samples,
+            max_concurrent_queries,
         })
     }
 }
@@ -217,6 +277,10 @@ mod tests {
         assert_eq!(s.retention, None);
         assert_eq!(s.statsd_flush_interval, Duration::from_secs(2));
         assert_eq!(s.statsd.port(), 8125);
+        assert_eq!(s.lookback_delta, Duration::from_secs(300));
+        assert_eq!(s.query_timeout, Duration::from_secs(120));
+        assert_eq!(s.max_samples, 50_000_000);
+        assert_eq!(s.max_concurrent_queries, 20);
         std::fs::write(&path, "no_such_key = 1\n").unwrap();
         let err = ServeArgs {
             config: Some(path),
@@ -225,5 +289,46 @@ mod tests {
         .resolve()
         .unwrap_err();
         assert!(format!("{err:#}").contains("no_such_key"), "{err:#}");
+    }
+
+    #[test]
+    fn query_settings_from_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("argus.toml");
+        std::fs::write(
+            &path,
+            "lookback_delta = \"10m\"\nquery_timeout = \"30s\"\nmax_samples = 1000\n\
+             max_concurrent_queries = 4\n",
+        )
+        .unwrap();
+        let s = ServeArgs {
+            config: Some(path.clone()),
+            max_concurrent_queries: Some(2),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(s.lookback_delta, Duration::from_secs(600));
+        assert_eq!(s.query_timeout, Duration::from_secs(30));
+        assert_eq!(s.max_samples, 1000);
+        assert_eq!(s.max_concurrent_queries, 2);
+
+        for bad in [
+            "max_concurrent_queries = 0\n",
+            "max_samples = 0\n",
+            "query_timeout = \"0\"\n",
+            "lookback_delta = \"0\"\n",
+            "query_timeout = \"soon\"\n",
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            let err = ServeArgs {
+                config: Some(path.clone()),
+                ..Default::default()
+            }
+            .resolve()
+            .unwrap_err();
+            let key = bad.split(' ').next().unwrap_or_default();
+            assert!(format!("{err:#}").contains(key), "{bad}: {err:#}");
+        }
     }
 }

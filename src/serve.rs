@@ -100,7 +100,10 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             admission,
             ingest::prom::PromIngestConfig::default(),
         ))
-        .merge(query::router(store.clone(), query::QueryConfig::default()))
+        .merge(query::router(
+            store.clone(),
+            query_config(&settings, &registry),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             http_metrics,
             access_log,
@@ -154,6 +157,21 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             "shutdown took longer than {:?}; acknowledged data is safe in the write-ahead log",
             settings.shutdown_timeout
         ),
+    }
+}
+
+/// The query crate's settings, with hooks that keep the PromQL metrics (`argus_query_*`):
+/// request durations by endpoint (waiting for a slot included), requests by endpoint and
+/// outcome (`success` or Prometheus' `errorType`), queries evaluating and queries waiting.
+fn query_config(settings: &Settings, registry: &Registry) -> query::QueryConfig {
+    query::QueryConfig {
+        max_series: settings.query_max_series,
+        lookback_delta: settings.lookback_delta,
+        query_timeout: settings.query_timeout,
+        max_samples: settings.max_samples,
+        max_concurrent_queries: settings.max_concurrent_queries,
+        storage_retention: settings.retention,
+        metrics: query::QueryMetrics::new(registry),
     }
 }
 

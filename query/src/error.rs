@@ -1,10 +1,14 @@
 //! The crate's one error type, and the one place it becomes an HTTP answer.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use storage::StorageError;
+
+use crate::promql::PromqlError;
 
 /// Everything a query request can fail with. Each variant says what was wrong with which
 /// input; [`IntoResponse`] maps it to a status code and one of Prometheus' `errorType` values.
@@ -33,6 +37,23 @@ pub enum QueryError {
     )]
     TooManySeries { selected: usize, limit: usize },
 
+    /// The request is malformed in a way that is not one parameter's fault (`end` before
+    /// `start` of `/api/v1/query_exemplars`, too many points per series, a bad
+    /// `lookback_delta`); the message is Prometheus' own.
+    #[error("{0}")]
+    BadData(String),
+
+    /// The PromQL engine refused or failed the query; the message is the engine's.
+    #[error(transparent)]
+    Promql(#[from] PromqlError),
+
+    /// Every query slot stayed busy for the query's whole timeout.
+    #[error(
+        "too many concurrent queries: all {limit} query slots (max_concurrent_queries) stayed \
+         busy for {waited:?}, the query's timeout; retry later or raise max_concurrent_queries"
+    )]
+    TooManyQueries { limit: usize, waited: Duration },
+
     /// The series store failed.
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
@@ -50,23 +71,42 @@ impl QueryError {
         }
     }
 
-    /// The HTTP status and Prometheus `errorType` of this error.
+    /// Prometheus' `errorType` of this error (`bad_data`, `execution`, `timeout`, …).
+    pub(crate) fn error_type(&self) -> &'static str {
+        self.kind().1
+    }
+
+    /// The HTTP status and Prometheus `errorType` of this error, as Prometheus' `respondError`
+    /// pairs them (`bad_data` 400, `execution` 422, `timeout` and `unavailable` 503,
+    /// `internal` 500).
     fn kind(&self) -> (StatusCode, &'static str) {
+        const BAD_DATA: (StatusCode, &str) = (StatusCode::BAD_REQUEST, "bad_data");
+        const EXECUTION: (StatusCode, &str) = (StatusCode::UNPROCESSABLE_ENTITY, "execution");
+        const UNAVAILABLE: (StatusCode, &str) = (StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+        const INTERNAL: (StatusCode, &str) = (StatusCode::INTERNAL_SERVER_ERROR, "internal");
         match self {
             QueryError::InvalidParam { .. }
             | QueryError::MissingParam { .. }
             | QueryError::InvalidLabelName { .. }
             | QueryError::Form { .. }
-            | QueryError::Storage(StorageError::InvalidMatcher(_)) => {
-                (StatusCode::BAD_REQUEST, "bad_data")
-            }
-            QueryError::TooManySeries { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "execution"),
-            QueryError::Storage(StorageError::ShuttingDown) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
-            QueryError::Storage(_) | QueryError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+            | QueryError::BadData(_)
+            | QueryError::Storage(StorageError::InvalidMatcher(_)) => BAD_DATA,
+            QueryError::TooManySeries { .. } => EXECUTION,
+            QueryError::TooManyQueries { .. } => UNAVAILABLE,
+            QueryError::Promql(e) => match e {
+                PromqlError::Parse { .. }
+                | PromqlError::BadQuery(_)
+                | PromqlError::Storage(StorageError::InvalidMatcher(_)) => BAD_DATA,
+                PromqlError::Execution(_)
+                | PromqlError::TooManySamples { .. }
+                | PromqlError::TooManySeries { .. }
+                | PromqlError::Unsupported(_) => EXECUTION,
+                PromqlError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+                PromqlError::Storage(StorageError::ShuttingDown) => UNAVAILABLE,
+                PromqlError::Storage(_) => INTERNAL,
+            },
+            QueryError::Storage(StorageError::ShuttingDown) => UNAVAILABLE,
+            QueryError::Storage(_) | QueryError::Internal(_) => INTERNAL,
         }
     }
 }
@@ -144,5 +184,55 @@ mod tests {
             .kind(),
             (StatusCode::UNPROCESSABLE_ENTITY, "execution")
         );
+    }
+
+    #[test]
+    fn promql_errors() {
+        let kind = |e: PromqlError| QueryError::from(e).kind();
+        assert_eq!(
+            kind(PromqlError::Parse {
+                message: "unexpected end of input".into()
+            }),
+            (StatusCode::BAD_REQUEST, "bad_data")
+        );
+        assert_eq!(
+            kind(PromqlError::BadQuery("x".into())),
+            (StatusCode::BAD_REQUEST, "bad_data")
+        );
+        for e in [
+            PromqlError::Execution("x".into()),
+            PromqlError::Unsupported("x".into()),
+            PromqlError::TooManySamples {
+                stage: "eval",
+                limit: 1,
+            },
+        ] {
+            assert_eq!(kind(e), (StatusCode::UNPROCESSABLE_ENTITY, "execution"));
+        }
+        assert_eq!(
+            kind(PromqlError::Timeout { stage: "eval" }),
+            (StatusCode::SERVICE_UNAVAILABLE, "timeout")
+        );
+        assert_eq!(
+            kind(PromqlError::Storage(StorageError::ShuttingDown)),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        );
+        assert_eq!(
+            kind(PromqlError::Storage(StorageError::InvalidLabels(
+                "x".into()
+            ))),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        );
+        // the engine's message, unwrapped
+        let e = QueryError::from(PromqlError::Parse {
+            message: "1:5: parse error: unexpected end of input".into(),
+        });
+        assert_eq!(e.to_string(), "1:5: parse error: unexpected end of input");
+        let e = QueryError::TooManyQueries {
+            limit: 20,
+            waited: Duration::from_secs(120),
+        };
+        assert_eq!(e.kind(), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+        assert!(e.to_string().contains("max_concurrent_queries"), "{e}");
     }
 }

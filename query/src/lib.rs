@@ -1,9 +1,10 @@
-//! Argus query: everything that reads data back out. Today that is the Prometheus-compatible
-//! read API over the series store: `/api/v1/series`, `/api/v1/labels`,
-//! `/api/v1/label/{name}/values` (Prometheus' parameters and JSON envelope, GET and form POST)
-//! and `/api/v1/export` (raw samples as JSON lines, the VictoriaMetrics format). PromQL
-//! evaluation (`/api/v1/query`, `/api/v1/query_range`), query limits, log search and trace
-//! search (Jaeger-compatible) arrive here next.
+//! Argus query: everything that reads data back out. Today that is the PromQL engine
+//! ([`promql`]: parsed by `promql-parser`, evaluated by our own evaluator) and the
+//! Prometheus-compatible HTTP API over the series store: `/api/v1/query`,
+//! `/api/v1/query_range`, `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/{name}/values`,
+//! `/api/v1/metadata`, the status pages Grafana reads (Prometheus' parameters, JSON envelope
+//! and error types, GET and form POST), and `/api/v1/export` (raw samples as JSON lines, the
+//! VictoriaMetrics format). Log search and trace search (Jaeger-compatible) arrive here next.
 //!
 //! The crate exposes one [`router`] that the binary merges into its HTTP server, the typed
 //! [`QueryConfig`] it takes, and the [`QueryError`] every handler answers with. Series
@@ -13,6 +14,7 @@
 mod api;
 mod config;
 mod error;
+mod metrics;
 pub mod promql;
 mod read;
 mod selector;
@@ -20,3 +22,4 @@ mod selector;
 pub use api::router;
 pub use config::QueryConfig;
 pub use error::QueryError;
+pub use metrics::QueryMetrics;

@@ -456,6 +456,7 @@ async fn max_series_limit() {
         f.store.clone(),
         QueryConfig {
             max_series: Some(1),
+            ..QueryConfig::default()
         },
     );
     let a = get(app.clone(), "/api/v1/series?match[]=up").await;

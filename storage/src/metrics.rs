@@ -1,6 +1,7 @@
 use prometheus::core::Collector;
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 
 /// Builds Argus' own metrics and registers each as it is made. Every crate's metrics struct
@@ -38,6 +39,17 @@ impl MetricsRegistrar<'_> {
         let buckets = prometheus::exponential_buckets(0.0001, 4.0, 10).expect(STATIC_OPTIONS);
         self.register(
             Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+                .expect(STATIC_OPTIONS),
+        )
+    }
+}
+
+impl MetricsRegistrar<'_> {
+    /// [`MetricsRegistrar::seconds`] with labels.
+    pub fn seconds_vec(&self, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+        let buckets = prometheus::exponential_buckets(0.0001, 4.0, 10).expect(STATIC_OPTIONS);
+        self.register(
+            HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
                 .expect(STATIC_OPTIONS),
         )
     }

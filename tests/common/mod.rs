@@ -143,6 +143,34 @@ impl Argus {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {text}"))
     }
 
+    /// A GET with query parameters, whatever its status: the status and the body as text.
+    pub async fn get_text(&self, path: &str, query: &[(&str, &str)]) -> (u16, String) {
+        let resp = self
+            .client
+            .get(self.url(path))
+            .query(query)
+            .send()
+            .await
+            .expect("GET");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.expect("body"))
+    }
+
+    /// A POST with an `application/x-www-form-urlencoded` body, as Grafana sends its queries,
+    /// whatever its status: the status and the body as text.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form_body(form))
+            .send()
+            .await
+            .expect("POST");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.expect("body"))
+    }
+
     /// `/api/v1/export` lines, parsed.
     pub async fn export(&self, selector: &str) -> Vec<serde_json::Value> {
         let resp = self
@@ -210,4 +238,17 @@ where
 /// The last value of the one series an export returned, with its labels.
 pub fn last_value(lines: &[serde_json::Value]) -> Option<f64> {
     lines.first()?["values"].as_array()?.last()?.as_f64()
+}
+
+/// Pairs encoded as an `application/x-www-form-urlencoded` body (`+` for spaces, `%2B` for
+/// plus signs), with the URL parser's form serializer.
+pub fn form_body(form: &[(&str, &str)]) -> String {
+    let mut url = reqwest::Url::parse("http://form.invalid/").expect("static URL");
+    url.query_pairs_mut().extend_pairs(form);
+    url.query().unwrap_or_default().to_string()
+}
+
+/// A body that must be JSON, parsed (the text in the panic message otherwise).
+pub fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }

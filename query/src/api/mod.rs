@@ -1,11 +1,13 @@
 //! The HTTP routes of the query crate and the Prometheus JSON envelope they answer with.
 //!
 //! One module per group of endpoints: [`labels`] (series, label names, label values),
-//! [`export`] (raw samples as JSON lines). PromQL's `query`/`query_range` will sit beside them.
+//! [`export`] (raw samples as JSON lines), [`promql`] (PromQL queries and the status pages).
 
 mod export;
 mod labels;
+mod metadata;
 mod params;
+mod promql;
 
 use std::sync::Arc;
 
@@ -27,12 +29,19 @@ use crate::error::QueryError;
 /// - `GET|POST /api/v1/label/{name}/values`: the same parameters
 /// - `GET|POST /api/v1/export`: `match[]` (required), `start`, `end`, `max_rows_per_line`;
 ///   raw samples as JSON lines, streamed
+/// - `GET|POST /api/v1/query`: `query`, `time`, `timeout`, `lookback_delta`, `limit`
+/// - `GET|POST /api/v1/query_range`: `query`, `start`, `end`, `step`, `timeout`,
+///   `lookback_delta`, `limit`
+/// - `GET|POST /api/v1/query_exemplars`: `query`, `start`, `end` (always no exemplars)
+/// - `GET|POST /api/v1/format_query`: `query`
+/// - `GET /api/v1/status/buildinfo`, `/runtimeinfo`, `/flags`, `/config`
 ///
 /// POST takes the parameters as an `application/x-www-form-urlencoded` body, as Grafana sends
 /// them. Answers use Prometheus' envelope, `{"status":"success","data":…}` or
 /// `{"status":"error","errorType":…,"error":…}`.
 pub fn router(store: Arc<SeriesStore>, config: QueryConfig) -> Router {
     let state = AppState {
+        promql: Arc::new(promql::PromqlState::new(store.clone(), &config)),
         store,
         config: Arc::new(config),
     };
@@ -47,6 +56,27 @@ pub fn router(store: Arc<SeriesStore>, config: QueryConfig) -> Router {
             get(labels::label_values).post(labels::label_values),
         )
         .route("/api/v1/export", get(export::export).post(export::export))
+        .route(
+            "/api/v1/metadata",
+            get(metadata::metadata).post(metadata::metadata),
+        )
+        .route("/api/v1/query", get(promql::query).post(promql::query))
+        .route(
+            "/api/v1/query_range",
+            get(promql::query_range).post(promql::query_range),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(promql::query_exemplars).post(promql::query_exemplars),
+        )
+        .route(
+            "/api/v1/format_query",
+            get(promql::format_query).post(promql::format_query),
+        )
+        .route("/api/v1/status/buildinfo", get(promql::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(promql::runtimeinfo))
+        .route("/api/v1/status/flags", get(promql::flags))
+        .route("/api/v1/status/config", get(promql::config))
         .with_state(state)
 }
 
@@ -54,6 +84,7 @@ pub fn router(store: Arc<SeriesStore>, config: QueryConfig) -> Router {
 struct AppState {
     store: Arc<SeriesStore>,
     config: Arc<QueryConfig>,
+    promql: Arc<promql::PromqlState>,
 }
 
 impl AppState {

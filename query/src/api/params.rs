@@ -277,6 +277,80 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// A duration parameter as Prometheus' `parseDuration` reads it, in nanoseconds (Go's
+/// `time.Duration`, signed): float seconds (`15`, `0.5`, `1e-3`) or a Prometheus duration
+/// (`1h30m`, `5m`, `250ms`; units `y w d h m s ms`, largest first, each at most once). The
+/// reason on failure is Prometheus' wording.
+pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
+    if let Ok(seconds) = s.parse::<f64>() {
+        let ns = seconds * 1e9;
+        if ns.is_nan() {
+            return Err(format!("cannot parse {s:?} to a valid duration"));
+        }
+        // as Go: compared with the int64 bounds as floats, then truncated toward zero
+        if ns > i64::MAX as f64 || ns < i64::MIN as f64 {
+            return Err(format!(
+                "cannot parse {s:?} to a valid duration. It overflows int64"
+            ));
+        }
+        return Ok(ns as i64);
+    }
+    prometheus_duration_ns(s).ok_or_else(|| format!("cannot parse {s:?} to a valid duration"))
+}
+
+/// An optional duration parameter (absent or empty: `None`), in nanoseconds.
+pub(crate) fn duration_param(
+    params: &Params,
+    name: &'static str,
+) -> Result<Option<i64>, QueryError> {
+    params
+        .get(name)
+        .map(parse_duration)
+        .transpose()
+        .map_err(|reason| QueryError::invalid_param(name, reason))
+}
+
+/// `model.ParseDuration` of prometheus/common: `0`, or digits and a unit, repeated, units in
+/// decreasing size; at most `i64::MAX` ns.
+fn prometheus_duration_ns(s: &str) -> Option<i64> {
+    const MS: u64 = 1_000_000;
+    // (unit, its size in ns), largest first: the order they must appear in
+    const UNITS: [(&str, u64); 7] = [
+        ("y", 365 * 86_400_000 * MS),
+        ("w", 7 * 86_400_000 * MS),
+        ("d", 86_400_000 * MS),
+        ("h", 3_600_000 * MS),
+        ("m", 60_000 * MS),
+        ("s", 1_000 * MS),
+        ("ms", MS),
+    ];
+    if s == "0" {
+        return Some(0);
+    }
+    let mut rest = s.as_bytes();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: u64 = 0;
+    let mut next_unit = 0;
+    while !rest.is_empty() {
+        let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        let value: u64 = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.iter().take_while(|c| !c.is_ascii_digit()).count();
+        let unit = std::str::from_utf8(&rest[..unit_len]).ok()?;
+        rest = &rest[unit_len..];
+        let position = UNITS[next_unit..].iter().position(|(u, _)| *u == unit)?;
+        let (_, size) = UNITS[next_unit + position];
+        next_unit += position + 1;
+        total = total.checked_add(value.checked_mul(size)?)?;
+    }
+    i64::try_from(total).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +504,50 @@ mod tests {
                 r#"invalid parameter "match[]": "rate(up[5m])" is not a series selector"#
             ),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        let ok = |s: &str| parse_duration(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        const S: i64 = 1_000_000_000;
+        assert_eq!(ok("15"), 15 * S);
+        assert_eq!(ok("0.5"), S / 2);
+        assert_eq!(ok("1e-9"), 1);
+        assert_eq!(ok("-2"), -2 * S);
+        assert_eq!(ok("0"), 0);
+        assert_eq!(ok("250ms"), S / 4);
+        assert_eq!(ok("5m"), 300 * S);
+        assert_eq!(ok("1h30m"), 5400 * S);
+        assert_eq!(
+            ok("1y2w3d4h5m6s7ms"),
+            (((365 + 14 + 3) * 24 + 4) * 3600 + 5 * 60 + 6) * S + 7_000_000
+        );
+        assert_eq!(ok("292y"), 292 * 365 * 86_400 * S);
+        for bad in [
+            "", "abc", "1ns", "1us", "m", "1m1h", "1s1s", "1.5h", "-1h", "1h ", "NaN", "293y",
+        ] {
+            assert_eq!(
+                parse_duration(bad),
+                Err(format!("cannot parse {bad:?} to a valid duration")),
+                "{bad}"
+            );
+        }
+        for overflow in ["1e10", "-1e10", "inf", "-Inf"] {
+            assert_eq!(
+                parse_duration(overflow),
+                Err(format!(
+                    "cannot parse {overflow:?} to a valid duration. It overflows int64"
+                )),
+                "{overflow}"
+            );
+        }
+        let p = Params::from_query("step=abc&timeout=");
+        assert_eq!(duration_param(&p, "timeout").ok(), Some(None));
+        let e = duration_param(&p, "step").err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some(r#"invalid parameter "step": cannot parse "abc" to a valid duration"#)
         );
     }
 }

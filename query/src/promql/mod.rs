@@ -19,6 +19,11 @@ pub use error::PromqlError;
 pub use source::SeriesSource;
 pub use value::{InstantSample, QueryOutput, RangeSeries, Value};
 
+/// Parses a query, with errors worded as the engine words them (`1:12: parse error: …`).
+pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, PromqlError> {
+    promql_parser::parser::parse(query).map_err(|e| error::parse_error(query, e))
+}
+
 /// Settings of one [`Engine`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
@@ -110,7 +115,7 @@ impl<S: SeriesSource> Engine<S> {
         instant: bool,
         options: &QueryOptions,
     ) -> Result<QueryOutput, PromqlError> {
-        let expr = promql_parser::parser::parse(query).map_err(|e| error::parse_error(query, e))?;
+        let expr = parse(query)?;
         eval::evaluate(
             &self.source,
             &self.config,
