@@ -220,7 +220,7 @@ fn trim_ascii(mut s: &[u8]) -> &[u8] {
     s
 }
 
-fn json_to_f64(v: &serde_json::Value) -> Result<f64> {
+pub(crate) fn json_to_f64(v: &serde_json::Value) -> Result<f64> {
     match v {
         serde_json::Value::Number(n) => n.as_f64().ok_or_else(|| anyhow!("bad number {n}")),
         serde_json::Value::String(s) => {

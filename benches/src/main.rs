@@ -9,6 +9,7 @@ mod http;
 mod memory;
 mod procfs;
 mod proto;
+mod query;
 mod report;
 mod server;
 mod statsd;
@@ -40,14 +41,24 @@ enum Scenario {
     Disk,
     /// Server RSS per active series.
     Memory,
+    /// PromQL `sum by (job) (rate(...[5m]))` over 1,000 counters x 24 h (query_range).
+    QueryRate,
+    /// PromQL `histogram_quantile(0.99, sum by (le) (rate(..._bucket[5m])))` over 100 x 20
+    /// buckets x 24 h (query_range).
+    QueryHistogram,
+    /// PromQL instant selectors picking 1,000 of 100,000 series (query).
+    QuerySelector,
 }
 
-const ALL: [Scenario; 5] = [
+const ALL: [Scenario; 8] = [
     Scenario::Statsd,
     Scenario::Import,
     Scenario::RemoteWrite,
     Scenario::Disk,
     Scenario::Memory,
+    Scenario::QueryRate,
+    Scenario::QueryHistogram,
+    Scenario::QuerySelector,
 ];
 
 /// A remote_write request shape: `SERIESxSAMPLES` (series per request x samples per series).
@@ -76,7 +87,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))
 }
 
-/// Benchmarks of the argus binary: StatsD, import, remote_write, disk and memory.
+/// Benchmarks of the argus binary: StatsD, import, remote_write, disk, memory and PromQL queries.
 ///
 /// Every scenario starts its own `argus serve` on 127.0.0.1 port 0 with a fresh data directory
 /// and `--retention 0`, drives it over real sockets, and stops it with SIGTERM.
@@ -202,6 +213,43 @@ pub(crate) struct Opts {
     /// Memory: concurrent clients.
     #[arg(long, default_value_t = 2)]
     pub(crate) memory_clients: usize,
+
+    /// Queries: measured runs of each query (after one warm-up run).
+    #[arg(long, default_value_t = 20)]
+    pub(crate) query_runs: usize,
+    /// Queries: stop measuring a query after this long (at least 3 runs are made).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub(crate) query_max_time: Duration,
+    /// Queries: hours of data of query-rate and query-histogram (and the range queried).
+    #[arg(long, default_value_t = 24.0)]
+    pub(crate) query_hours: f64,
+    /// Queries: scrape interval of the generated data.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub(crate) query_interval: Duration,
+    /// Queries: step of the range queries.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub(crate) query_step: Duration,
+    /// query-rate: counter series (dealt to 10 jobs).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) query_rate_series: usize,
+    /// query-histogram: histograms (instances), 20 bucket series each.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) query_hist_series: usize,
+    /// query-selector: series in the store (1/100 of them per shard).
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) query_selector_series: usize,
+    /// query-selector: samples per series (all within the 5m lookback).
+    #[arg(long, default_value_t = 5)]
+    pub(crate) query_selector_samples: usize,
+    /// Queries: query the server that ingested the data instead of restarting it first.
+    #[arg(long)]
+    pub(crate) query_no_restart: bool,
+    /// Queries: pause between the server being ready and the first query.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub(crate) query_settle: Duration,
+    /// Queries: seed of the data generators.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) query_seed: u64,
 }
 
 /// What every scenario needs: the binary, a place for data, an HTTP client and its runtime.
@@ -266,6 +314,13 @@ fn run(mut opts: Opts) -> Result<bool> {
         opts.disk_hours = 1.0;
         opts.memory_series = 10_000;
         opts.memory_settle = Duration::from_secs(1);
+        opts.query_runs = 5;
+        opts.query_max_time = two;
+        opts.query_hours = 2.0;
+        opts.query_rate_series = 100;
+        opts.query_hist_series = 10;
+        opts.query_selector_series = 10_000;
+        opts.query_settle = Duration::from_secs(1);
     }
     let mut order = Vec::new();
     for s in &opts.scenarios {
@@ -315,6 +370,9 @@ fn run(mut opts: Opts) -> Result<bool> {
             Scenario::RemoteWrite => throughput::run_remote_write(&ctx),
             Scenario::Disk => disk::run(&ctx),
             Scenario::Memory => memory::run(&ctx),
+            Scenario::QueryRate => query::run_rate(&ctx),
+            Scenario::QueryHistogram => query::run_histogram(&ctx),
+            Scenario::QuerySelector => query::run_selector(&ctx),
             Scenario::All => Vec::new(),
         };
         eprintln!(

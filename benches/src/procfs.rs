@@ -28,6 +28,12 @@ pub(crate) fn mem(pid: u32) -> Option<Mem> {
     Some(out)
 }
 
+/// Resets the peak RSS (`VmHWM`) of a process we started to its current RSS, by writing `5`
+/// to `/proc/PID/clear_refs` (Linux >= 4.0). `false` when that is not possible.
+pub(crate) fn reset_peak(pid: u32) -> bool {
+    fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
 fn parse_kb(v: &str) -> Option<u64> {
     let n: u64 = v.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(n * 1024)
