@@ -131,3 +131,61 @@ impl<S: SeriesSource> Engine<S> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use storage::{Labels, Sample, SeriesSamples, SeriesStore, SeriesStoreConfig, SeriesWriter};
+
+    use super::*;
+
+    /// 300 counters, enough for range functions to run on several threads: the answer must be
+    /// the one a single series gives, times 300, and every series must come back once.
+    #[test]
+    fn range_functions_over_many_series_match_one_series() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = SeriesStoreConfig::new(dir.path());
+        config.retention = None;
+        let store = SeriesStore::open(config, &prometheus::Registry::new()).expect("store opens");
+        let batch: Vec<SeriesSamples> = (0..300)
+            .map(|i| SeriesSamples {
+                labels: Labels::from_pairs([
+                    ("__name__", "c_total".to_string()),
+                    ("i", format!("{i:03}")),
+                ]),
+                samples: (0..120)
+                    .map(|k| Sample {
+                        t: k * 15_000,
+                        v: (k * 3) as f64,
+                    })
+                    .collect(),
+            })
+            .collect();
+        store.append(batch).expect("appended");
+        let engine = Engine::new(store, EngineConfig::default());
+        let options = QueryOptions::default();
+        let (start, end, step) = (600_000, 1_785_000, 60_000);
+        let sum = engine
+            .range_query("sum(rate(c_total[2m]))", start, end, step, &options)
+            .expect("sum runs");
+        let one = engine
+            .range_query("rate(c_total{i=\"007\"}[2m])", start, end, step, &options)
+            .expect("one runs");
+        let (Value::Matrix(sum), Value::Matrix(one)) = (sum.value, one.value) else {
+            panic!("range queries answer matrices");
+        };
+        assert_eq!(sum[0].samples.len(), one[0].samples.len());
+        for (s, o) in sum[0].samples.iter().zip(&one[0].samples) {
+            assert_eq!(s.t, o.t);
+            assert!((s.v - 300.0 * o.v).abs() < 1e-9, "{} vs 300 × {}", s.v, o.v);
+        }
+        let all = engine
+            .range_query("count_over_time(c_total[1m])", start, end, step, &options)
+            .expect("all runs");
+        let Value::Matrix(all) = all.value else {
+            panic!("a matrix");
+        };
+        let names: Vec<&str> = all.iter().filter_map(|s| s.labels.get("i")).collect();
+        let expected: Vec<String> = (0..300).map(|i| format!("{i:03}")).collect();
+        assert_eq!(names, expected);
+    }
+}

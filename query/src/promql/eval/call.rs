@@ -8,7 +8,7 @@ use promql_parser::parser::{Call, Expr};
 use regex::Regex;
 use storage::{Labels, METRIC_NAME, is_valid_label_name};
 
-use super::selector::unwrap_parens;
+use super::selector::{unwrap_parens, windowed};
 use super::{Evaluator, PromqlError, Series, Steps, Val};
 use crate::promql::SeriesSource;
 use crate::promql::functions::elementwise::ElementFunction;
@@ -112,13 +112,17 @@ impl<S: SeriesSource> Evaluator<'_, S> {
                 Ok(Val::Vector(absent_result(args[0], values)))
             }
             "absent_over_time" => {
-                let mut seen = vec![false; n];
-                self.for_each_range_series(args[0], steps, |_, input, windows| {
-                    for (flag, w) in seen.iter_mut().zip(windows) {
-                        *flag |= !w.slice(input.samples).is_empty();
-                    }
-                    Ok(())
+                let per_series = self.map_range_series(args[0], steps, |input, windows| {
+                    windowed(input.samples, windows)
+                        .map(|w| !w.is_empty())
+                        .collect::<Vec<bool>>()
                 })?;
+                let mut seen = vec![false; n];
+                for flags in per_series {
+                    for (s, f) in seen.iter_mut().zip(flags) {
+                        *s |= f;
+                    }
+                }
                 let values = seen.iter().map(|s| (!s).then_some(1.0)).collect();
                 Ok(Val::Vector(absent_result(args[0], values)))
             }
@@ -182,20 +186,18 @@ impl<S: SeriesSource> Evaluator<'_, S> {
         );
         let counter_check = matches!(f, RangeFunction::Rate | RangeFunction::Increase);
         let n = steps.len();
-        let mut out = Vec::new();
-        let mut not_counters: Vec<String> = Vec::new();
-        let mut step_params = vec![0.0; params.len()];
-        self.for_each_range_series(args[range_index], steps, |ev, input, windows| {
+        let outputs = self.map_range_series(args[range_index], steps, |input, windows| {
             let mut values = vec![None; n];
+            let mut step_params = vec![0.0; params.len()];
             let mut found = 0;
-            for (step, (slot, w)) in values.iter_mut().zip(windows).enumerate() {
-                let window = w.slice(input.samples);
+            for (step, window) in windowed(input.samples, windows).enumerate() {
                 if window.is_empty() {
                     continue;
                 }
                 for (p, all) in step_params.iter_mut().zip(&params) {
                     *p = all[step];
                 }
+                let w = windows[step];
                 // predict_linear predicts from the evaluation time, which an `@` or offset
                 // moves away from the window's end.
                 let end = if f == RangeFunction::PredictLinear {
@@ -203,29 +205,31 @@ impl<S: SeriesSource> Evaluator<'_, S> {
                 } else {
                     w.hi
                 };
-                *slot = f.apply(window, w.lo, end, &step_params);
-                found += usize::from(slot.is_some());
+                values[step] = f.apply(window, w.lo, end, &step_params);
+                found += usize::from(values[step].is_some());
             }
-            if found == 0 {
-                return Ok(());
-            }
-            ev.charge(found)?;
-            if counter_check
-                && let Some(metric) = input.labels.metric_name()
-                && !["_total", "_sum", "_count", "_bucket"]
-                    .iter()
-                    .any(|suffix| metric.ends_with(suffix))
-                && !not_counters.iter().any(|m| m == metric)
-            {
-                not_counters.push(metric.to_string());
-            }
-            out.push(Series {
+            (found > 0).then(|| Series {
                 labels: input.labels.clone(),
                 drop_name: input.drop_name || !keeps_name,
                 values,
-            });
-            Ok(())
+            })
         })?;
+        let out: Vec<Series> = outputs.into_iter().flatten().collect();
+        self.charge(out.len() * n)?;
+        let mut not_counters: Vec<&str> = Vec::new();
+        if counter_check {
+            for s in &out {
+                if let Some(metric) = s.labels.metric_name()
+                    && !["_total", "_sum", "_count", "_bucket"]
+                        .iter()
+                        .any(|suffix| metric.ends_with(suffix))
+                    && !not_counters.contains(&metric)
+                {
+                    not_counters.push(metric);
+                }
+            }
+        }
+        let not_counters: Vec<String> = not_counters.into_iter().map(str::to_string).collect();
         for metric in not_counters {
             let position = self.arg_position(name, range_index);
             self.info(

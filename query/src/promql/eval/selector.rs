@@ -24,6 +24,27 @@ pub(super) struct Window {
     pub(super) hi: i64,
 }
 
+/// Below this many series a range function runs on the query's own thread.
+const PARALLEL_MIN_SERIES: usize = 64;
+
+/// The samples of each window in turn. Windows never move backwards (steps ascend, or stay
+/// put with `@`), so two cursors replace a search per step.
+pub(super) fn windowed<'s>(
+    samples: &'s [Sample],
+    windows: &'s [Window],
+) -> impl Iterator<Item = &'s [Sample]> + 's {
+    let (mut from, mut to) = (0, 0);
+    windows.iter().map(move |w| {
+        while to < samples.len() && samples[to].t <= w.hi {
+            to += 1;
+        }
+        while from < to && samples[from].t <= w.lo {
+            from += 1;
+        }
+        &samples[from..to]
+    })
+}
+
 impl Window {
     /// The samples of `samples` (sorted) inside the window.
     pub(super) fn slice<'s>(&self, samples: &'s [Sample]) -> &'s [Sample] {
@@ -123,37 +144,74 @@ impl<S: SeriesSource> Evaluator<'_, S> {
         Ok(out)
     }
 
-    /// Calls `each` with every series of the range-vector argument `arg` (a matrix selector or
-    /// a subquery) and the window of every step.
-    pub(super) fn for_each_range_series(
+    /// Applies `each` to every series of the range-vector argument `arg` (a matrix selector or
+    /// a subquery) with the window of every step, and collects what it returns, in series
+    /// order. A matrix selector's series are read and computed on several threads when there
+    /// are enough of them, each thread holding one series' samples at a time.
+    pub(super) fn map_range_series<R: Send>(
         &mut self,
         arg: &Expr,
         steps: Steps,
-        mut each: impl FnMut(&mut Self, RangeInput<'_>, &[Window]) -> Result<(), PromqlError>,
-    ) -> Result<(), PromqlError> {
+        each: impl Fn(RangeInput<'_>, &[Window]) -> R + Sync,
+    ) -> Result<Vec<R>, PromqlError> {
         match unwrap_parens(arg) {
             Expr::MatrixSelector(ms) => {
                 let windows = self.windows(&ms.vs.at, offset_ms(&ms.vs.offset), ms, steps);
                 let mint = windows[0].lo.saturating_add(1);
                 let maxt = windows[windows.len() - 1].hi;
-                for series in self.select(&ms.vs, mint, maxt)? {
-                    self.check_deadline()?;
-                    let mut samples = self.source.samples(series.id, mint, maxt)?;
-                    samples.retain(|s| !is_stale_nan(s.v));
-                    if samples.is_empty() {
-                        continue;
+                let selected = self.select(&ms.vs, mint, maxt)?;
+                let source = self.source;
+                let deadline = self.deadline;
+                let read = |series: &[SeriesRef]| -> Result<Vec<R>, PromqlError> {
+                    let mut out = Vec::with_capacity(series.len());
+                    for s in series {
+                        if std::time::Instant::now() > deadline {
+                            return Err(PromqlError::Timeout {
+                                stage: "query execution",
+                            });
+                        }
+                        let mut samples = source.samples(s.id, mint, maxt)?;
+                        samples.retain(|s| !is_stale_nan(s.v));
+                        if samples.is_empty() {
+                            continue;
+                        }
+                        out.push(each(
+                            RangeInput {
+                                labels: &s.labels,
+                                drop_name: false,
+                                samples: &samples,
+                            },
+                            &windows,
+                        ));
                     }
-                    self.charge(samples.len())?;
-                    let input = RangeInput {
-                        labels: &series.labels,
-                        drop_name: false,
-                        samples: &samples,
-                    };
-                    let result = each(self, input, &windows);
-                    self.release(samples.len());
-                    result?;
+                    Ok(out)
+                };
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                if threads < 2 || selected.len() < PARALLEL_MIN_SERIES {
+                    return read(&selected);
                 }
-                Ok(())
+                let chunk = selected.len().div_ceil(threads);
+                let parts: Vec<Result<Vec<R>, PromqlError>> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = selected
+                        .chunks(chunk)
+                        .map(|part| scope.spawn(|| read(part)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                Err(PromqlError::Execution(
+                                    "a range-vector worker thread panicked".into(),
+                                ))
+                            })
+                        })
+                        .collect()
+                });
+                let mut out = Vec::with_capacity(selected.len());
+                for part in parts {
+                    out.extend(part?);
+                }
+                Ok(out)
             }
             Expr::Subquery(sq) => {
                 let inner = self.subquery(sq, steps)?;
@@ -167,17 +225,20 @@ impl<S: SeriesSource> Evaluator<'_, S> {
                     })
                     .collect();
                 let held: usize = inner.iter().map(|s| s.samples.len()).sum();
+                let mut out = Vec::with_capacity(inner.len());
                 for s in &inner {
                     self.check_deadline()?;
-                    let input = RangeInput {
-                        labels: &s.labels,
-                        drop_name: s.drop_name,
-                        samples: &s.samples,
-                    };
-                    each(self, input, &windows)?;
+                    out.push(each(
+                        RangeInput {
+                            labels: &s.labels,
+                            drop_name: s.drop_name,
+                            samples: &s.samples,
+                        },
+                        &windows,
+                    ));
                 }
                 self.release(held);
-                Ok(())
+                Ok(out)
             }
             other => Err(PromqlError::BadQuery(format!(
                 "expected a range vector, got {other}"
@@ -209,19 +270,16 @@ impl<S: SeriesSource> Evaluator<'_, S> {
         expr: &Expr,
         steps: Steps,
     ) -> Result<Vec<RangeValue>, PromqlError> {
-        let mut out = Vec::new();
-        self.for_each_range_series(expr, steps, |ev, input, windows| {
-            let samples = windows[0].slice(input.samples).to_vec();
-            if !samples.is_empty() {
-                ev.charge(samples.len())?;
-                out.push(RangeValue {
-                    labels: input.labels.clone(),
-                    drop_name: input.drop_name,
-                    samples,
-                });
-            }
-            Ok(())
-        })?;
+        let out: Vec<RangeValue> = self
+            .map_range_series(expr, steps, |input, windows| RangeValue {
+                labels: input.labels.clone(),
+                drop_name: input.drop_name,
+                samples: windows[0].slice(input.samples).to_vec(),
+            })?
+            .into_iter()
+            .filter(|r| !r.samples.is_empty())
+            .collect();
+        self.charge(out.iter().map(|r| r.samples.len()).sum())?;
         Ok(out)
     }
 
