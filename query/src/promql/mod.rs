@@ -187,5 +187,14 @@ mod tests {
         let names: Vec<&str> = all.iter().filter_map(|s| s.labels.get("i")).collect();
         let expected: Vec<String> = (0..300).map(|i| format!("{i:03}")).collect();
         assert_eq!(names, expected);
+        let latest = engine
+            .instant_query("c_total", 1_785_000, &options)
+            .expect("selector runs");
+        let Value::Vector(latest) = latest.value else {
+            panic!("a vector");
+        };
+        let names: Vec<&str> = latest.iter().filter_map(|s| s.labels.get("i")).collect();
+        assert_eq!(names, expected);
+        assert!(latest.iter().all(|s| s.v == 357.0));
     }
 }

@@ -111,13 +111,13 @@ impl<S: SeriesSource> Evaluator<'_, S> {
         let (first, last) = (refs[0], refs[refs.len() - 1]);
         let mint = first.saturating_sub(self.lookback).saturating_add(1);
         let selected = self.select(vs, mint, last)?;
-        let mut out = Vec::with_capacity(selected.len());
-        for series in selected {
-            self.check_deadline()?;
-            let samples = self.source.samples(series.id, mint, last)?;
+        let lookback = self.lookback;
+        let source = self.source;
+        let out = self.map_series(&selected, |series| {
+            let samples = source.samples(series.id, mint, last)?;
             let mut values = vec![None; refs.len()];
             let mut next = 0;
-            let mut found = 0;
+            let mut found = false;
             for (value, &r) in values.iter_mut().zip(&refs) {
                 // `refs` ascend (or repeat, with `@`), so the cursor only moves forward.
                 while next < samples.len() && samples[next].t <= r {
@@ -127,19 +127,68 @@ impl<S: SeriesSource> Evaluator<'_, S> {
                     continue;
                 }
                 let s = samples[next - 1];
-                if s.t > r - self.lookback && !is_stale_nan(s.v) {
+                if s.t > r - lookback && !is_stale_nan(s.v) {
                     *value = Some(if timestamps { s.t as f64 / 1000.0 } else { s.v });
-                    found += 1;
+                    found = true;
                 }
             }
-            if found > 0 {
-                self.charge(found)?;
-                out.push(Series {
-                    labels: series.labels.as_ref().clone(),
-                    drop_name: false,
-                    values,
-                });
+            Ok(found.then(|| Series {
+                labels: series.labels.as_ref().clone(),
+                drop_name: false,
+                values,
+            }))
+        })?;
+        self.charge(out.iter().map(|s| s.values.iter().flatten().count()).sum())?;
+        Ok(out)
+    }
+
+    /// Applies `each` to every selected series and keeps what it returns, in series order.
+    /// With enough series the work (mostly reading and decoding samples) is spread over all
+    /// cores, in contiguous slices so the order is kept.
+    fn map_series<R: Send>(
+        &self,
+        selected: &[SeriesRef],
+        each: impl Fn(&SeriesRef) -> Result<Option<R>, PromqlError> + Sync,
+    ) -> Result<Vec<R>, PromqlError> {
+        let deadline = self.deadline;
+        let run = |part: &[SeriesRef]| -> Result<Vec<R>, PromqlError> {
+            let mut out = Vec::with_capacity(part.len());
+            for series in part {
+                if std::time::Instant::now() > deadline {
+                    return Err(PromqlError::Timeout {
+                        stage: "query execution",
+                    });
+                }
+                if let Some(r) = each(series)? {
+                    out.push(r);
+                }
             }
+            Ok(out)
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || selected.len() < PARALLEL_MIN_SERIES {
+            return run(selected);
+        }
+        let chunk = selected.len().div_ceil(threads);
+        let parts: Vec<Result<Vec<R>, PromqlError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = selected
+                .chunks(chunk)
+                .map(|part| scope.spawn(|| run(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(PromqlError::Execution(
+                            "a series worker thread panicked".into(),
+                        ))
+                    })
+                })
+                .collect()
+        });
+        let mut out = Vec::with_capacity(selected.len());
+        for part in parts {
+            out.extend(part?);
         }
         Ok(out)
     }
@@ -161,57 +210,19 @@ impl<S: SeriesSource> Evaluator<'_, S> {
                 let maxt = windows[windows.len() - 1].hi;
                 let selected = self.select(&ms.vs, mint, maxt)?;
                 let source = self.source;
-                let deadline = self.deadline;
-                let read = |series: &[SeriesRef]| -> Result<Vec<R>, PromqlError> {
-                    let mut out = Vec::with_capacity(series.len());
-                    for s in series {
-                        if std::time::Instant::now() > deadline {
-                            return Err(PromqlError::Timeout {
-                                stage: "query execution",
-                            });
-                        }
-                        let mut samples = source.samples(s.id, mint, maxt)?;
-                        samples.retain(|s| !is_stale_nan(s.v));
-                        if samples.is_empty() {
-                            continue;
-                        }
-                        out.push(each(
-                            RangeInput {
-                                labels: &s.labels,
-                                drop_name: false,
-                                samples: &samples,
-                            },
-                            &windows,
-                        ));
+                self.map_series(&selected, |series| {
+                    let mut samples = source.samples(series.id, mint, maxt)?;
+                    samples.retain(|s| !is_stale_nan(s.v));
+                    if samples.is_empty() {
+                        return Ok(None);
                     }
-                    Ok(out)
-                };
-                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-                if threads < 2 || selected.len() < PARALLEL_MIN_SERIES {
-                    return read(&selected);
-                }
-                let chunk = selected.len().div_ceil(threads);
-                let parts: Vec<Result<Vec<R>, PromqlError>> = std::thread::scope(|scope| {
-                    let handles: Vec<_> = selected
-                        .chunks(chunk)
-                        .map(|part| scope.spawn(|| read(part)))
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| {
-                            h.join().unwrap_or_else(|_| {
-                                Err(PromqlError::Execution(
-                                    "a range-vector worker thread panicked".into(),
-                                ))
-                            })
-                        })
-                        .collect()
-                });
-                let mut out = Vec::with_capacity(selected.len());
-                for part in parts {
-                    out.extend(part?);
-                }
-                Ok(out)
+                    let input = RangeInput {
+                        labels: &series.labels,
+                        drop_name: false,
+                        samples: &samples,
+                    };
+                    Ok(Some(each(input, &windows)))
+                })
             }
             Expr::Subquery(sq) => {
                 let inner = self.subquery(sq, steps)?;
