@@ -53,7 +53,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -888,29 +888,12 @@ fn prometheus_duration(d: Duration) -> String {
 /// RFC 3339 in UTC, as Go's JSON writes a `time.Time` (RFC3339Nano: the fraction without
 /// trailing zeros, none when zero): `2024-05-01T12:00:00.12Z`.
 fn rfc3339(t: SystemTime) -> String {
-    let ms = t
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let fraction = format!(".{:03}", ms.rem_euclid(1000));
-    let fraction = fraction.trim_end_matches('0').trim_end_matches('.');
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-    )
+    let text = humantime::format_rfc3339_millis(t).to_string();
+    // "2024-05-01T12:00:00.120Z" → Go's "2024-05-01T12:00:00.12Z"
+    match text.strip_suffix('Z') {
+        Some(body) => format!("{}Z", body.trim_end_matches('0').trim_end_matches('.')),
+        None => text,
+    }
 }
 
 #[cfg(test)]
@@ -1374,14 +1357,14 @@ mod tests {
         );
         assert_eq!(prometheus_duration(Duration::ZERO), "0s");
         assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)),
+            rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)),
             "2023-11-14T22:13:20.123Z"
         );
         assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_millis(1_700_000_000_120)),
+            rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_120)),
             "2023-11-14T22:13:20.12Z"
         );
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(std::time::UNIX_EPOCH), "1970-01-01T00:00:00Z");
     }
 
     /// A state over an empty store, recording what its hooks are told.

@@ -360,14 +360,9 @@ fn ratio_offset(labels: &Labels) -> f64 {
 /// A sample value as Prometheus writes it into a label (`count_values`) or a JSON string:
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
 pub(crate) fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
+    match super::non_finite(v) {
+        Some(special) => special.into(),
+        None => format!("{v}"),
     }
 }
 

@@ -444,37 +444,17 @@ impl<S: SeriesSource> Evaluator<'_, S> {
             self.check_quantile_param(&qs, "histogram_quantile");
         }
         let groups = self.bucket_groups(&series, "histogram_quantile", 1);
-        let n = steps.len();
-        let mut out = Vec::with_capacity(groups.len());
-        let mut buckets = Vec::new();
         let mut forced: Vec<String> = Vec::new();
-        for (key, members) in groups {
-            let mut values = vec![None; n];
-            for (step, slot) in values.iter_mut().enumerate() {
-                buckets.clear();
-                buckets.extend(members.iter().filter_map(|&(i, upper_bound)| {
-                    series[i].values[step].map(|count| Bucket { upper_bound, count })
-                }));
-                if buckets.is_empty() {
-                    continue;
+        let out = per_histogram(&series, groups, steps, |key, step, buckets| {
+            let result = bucket_quantile(qs[step], buckets);
+            if result.forced_monotonicity {
+                let name = key.metric_name().unwrap_or("").to_string();
+                if !forced.contains(&name) {
+                    forced.push(name);
                 }
-                let result = bucket_quantile(qs[step], &mut buckets);
-                if result.forced_monotonicity {
-                    let name = key.metric_name().unwrap_or("").to_string();
-                    if !forced.contains(&name) {
-                        forced.push(name);
-                    }
-                }
-                *slot = Some(result.value);
             }
-            let mut labels = key;
-            labels.remove(METRIC_NAME);
-            out.push(Series {
-                labels,
-                drop_name: false,
-                values,
-            });
-        }
+            result.value
+        });
         for name in forced {
             let position = self.arg_position("histogram_quantile", 1);
             let mut message = "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".to_string();
@@ -491,31 +471,44 @@ impl<S: SeriesSource> Evaluator<'_, S> {
         let upper = self.eval_scalar(args[1], steps)?;
         let series = self.eval_vector(args[2], steps)?;
         let groups = self.bucket_groups(&series, "histogram_fraction", 2);
-        let n = steps.len();
-        let mut out = Vec::with_capacity(groups.len());
-        let mut buckets = Vec::new();
-        for (key, members) in groups {
-            let mut values = vec![None; n];
-            for (step, slot) in values.iter_mut().enumerate() {
-                buckets.clear();
-                buckets.extend(members.iter().filter_map(|&(i, upper_bound)| {
-                    series[i].values[step].map(|count| Bucket { upper_bound, count })
-                }));
-                if buckets.is_empty() {
-                    continue;
-                }
-                *slot = Some(bucket_fraction(lower[step], upper[step], &mut buckets));
-            }
-            let mut labels = key;
-            labels.remove(METRIC_NAME);
-            out.push(Series {
-                labels,
-                drop_name: false,
-                values,
-            });
-        }
+        let out = per_histogram(&series, groups, steps, |_, step, buckets| {
+            bucket_fraction(lower[step], upper[step], buckets)
+        });
         Ok(Val::Vector(super::merge_same_labels(out)?))
     }
+}
+
+/// One output series per classic histogram: at each step, `compute` gets the group's labels
+/// and the buckets present at that step. The output loses the metric name and `le`.
+fn per_histogram(
+    series: &[Series],
+    groups: Vec<(Labels, Vec<(usize, f64)>)>,
+    steps: Steps,
+    mut compute: impl FnMut(&Labels, usize, &mut [Bucket]) -> f64,
+) -> Vec<Series> {
+    let n = steps.len();
+    let mut out = Vec::with_capacity(groups.len());
+    let mut buckets = Vec::new();
+    for (key, members) in groups {
+        let mut values = vec![None; n];
+        for (step, slot) in values.iter_mut().enumerate() {
+            buckets.clear();
+            buckets.extend(members.iter().filter_map(|&(i, upper_bound)| {
+                series[i].values[step].map(|count| Bucket { upper_bound, count })
+            }));
+            if !buckets.is_empty() {
+                *slot = Some(compute(&key, step, &mut buckets));
+            }
+        }
+        let mut labels = key;
+        labels.remove(METRIC_NAME);
+        out.push(Series {
+            labels,
+            drop_name: false,
+            values,
+        });
+    }
+    out
 }
 
 /// The one series `absent` and `absent_over_time` answer with, labelled from the equality

@@ -320,14 +320,23 @@ fn offset_ms(offset: &Option<Offset>) -> i64 {
     }
 }
 
+/// How Go writes the values that are not finite numbers.
+pub(super) fn non_finite(v: f64) -> Option<&'static str> {
+    if v.is_nan() {
+        Some("NaN")
+    } else if v == f64::INFINITY {
+        Some("+Inf")
+    } else if v == f64::NEG_INFINITY {
+        Some("-Inf")
+    } else {
+        None
+    }
+}
+
 /// Go's `strconv.FormatFloat(v, 'g', -1, 64)`-like rendering for messages.
 fn format_g(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
+    if let Some(special) = non_finite(v) {
+        special.into()
     } else {
         let abs = v.abs();
         if abs != 0.0 && !(1e-4..1e21).contains(&abs) {
