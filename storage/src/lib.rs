@@ -7,11 +7,16 @@
 //! cluster mode. The on-disk layout is written down in `storage/docs/format.md`.
 
 mod error;
+mod logs;
 mod metrics;
 mod model;
 mod series;
 
 pub use error::StorageError;
+pub use logs::{
+    ErrorGroup, LogAppendOutcome, LogCursor, LogHit, LogOrder, LogQuery, LogRecord,
+    LogSearchResult, LogStoreConfig, LogWriter,
+};
 pub use metrics::{MetricsRegistrar, StorageMetrics};
 pub use model::{
     Label, Labels, METRIC_NAME, MatchOp, Matcher, STALE_NAN_BITS, Sample, SeriesSamples,
