@@ -52,6 +52,9 @@ pub(crate) struct ServeArgs {
     /// How often StatsD aggregates are written, e.g. 10s. [default: 10s]
     #[arg(long, env = "ARGUS_STATSD_FLUSH_INTERVAL", value_parser = parse_duration)]
     pub(crate) statsd_flush_interval: Option<Duration>,
+    /// Logstash json_lines TCP listen address; port 0 picks a free port. [default: 0.0.0.0:5000]
+    #[arg(long, env = "ARGUS_LOGSTASH")]
+    pub(crate) logstash: Option<SocketAddr>,
     /// statsd_exporter mapping file (YAML).
     #[arg(long, env = "ARGUS_STATSD_MAPPING")]
     pub(crate) statsd_mapping: Option<PathBuf>,
@@ -95,6 +98,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     http: Option<SocketAddr>,
     statsd: Option<SocketAddr>,
+    logstash: Option<SocketAddr>,
     statsd_flush_interval: Option<String>,
     statsd_mapping: Option<PathBuf>,
     statsd_max_series: Option<usize>,
@@ -115,6 +119,7 @@ pub(crate) struct Settings {
     pub(crate) data_dir: PathBuf,
     pub(crate) http: SocketAddr,
     pub(crate) statsd: SocketAddr,
+    pub(crate) logstash: SocketAddr,
     pub(crate) statsd_flush_interval: Duration,
     pub(crate) statsd_mapping: Option<PathBuf>,
     pub(crate) statsd_max_series: usize,
@@ -210,6 +215,10 @@ impl ServeArgs {
                 .statsd
                 .or(file.statsd)
                 .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8125))),
+            logstash: self
+                .logstash
+                .or(file.logstash)
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5000))),
             statsd_flush_interval: flush,
             statsd_mapping: self.statsd_mapping.or(file.statsd_mapping),
             statsd_max_series: self

@@ -13,7 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus::{Encoder, Registry, TextEncoder};
-use storage::{SeriesStore, SeriesStoreConfig, SeriesWriter};
+use storage::{LogStore, LogStoreConfig, LogWriter, SeriesStore, SeriesStoreConfig, SeriesWriter};
 use tokio::sync::watch;
 
 use crate::config::Settings;
@@ -49,6 +49,21 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             })?
     };
     let writer: Arc<dyn SeriesWriter> = store.clone();
+
+    let mut log_config = LogStoreConfig::new(settings.data_dir.join("logs"));
+    log_config.retention = settings.retention;
+    let log_store = {
+        let registry = registry.clone();
+        tokio::task::spawn_blocking(move || LogStore::open(log_config, &registry))
+            .await?
+            .with_context(|| {
+                format!(
+                    "opening the log store in {}",
+                    settings.data_dir.join("logs").display()
+                )
+            })?
+    };
+    let log_writer: Arc<dyn LogWriter> = log_store.clone();
     let ingest_metrics = ingest::IngestMetrics::new(&registry);
 
     let mapping = match &settings.statsd_mapping {
@@ -74,6 +89,20 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     .with_context(|| format!("binding StatsD on {}", settings.statsd))?;
     let statsd_addr = statsd.local_addr();
 
+    let log_ingest = ingest::logs::LogIngestConfig::default();
+    let logstash = ingest::logs::LogstashServer::bind(
+        settings.logstash,
+        ingest::logs::LogstashConfig {
+            ingest: log_ingest.clone(),
+            ..ingest::logs::LogstashConfig::default()
+        },
+        log_writer.clone(),
+        ingest_metrics.clone(),
+    )
+    .await
+    .with_context(|| format!("binding logstash json_lines on {}", settings.logstash))?;
+    let logstash_addr = logstash.local_addr();
+
     let listener = tokio::net::TcpListener::bind(settings.http)
         .await
         .with_context(|| format!("binding HTTP on {}", settings.http))?;
@@ -97,9 +126,16 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         .merge(ingest::prom::router(
             writer.clone(),
             ingest_metrics.clone(),
-            admission,
+            admission.clone(),
             ingest::prom::PromIngestConfig::default(),
         ))
+        .merge(ingest::logs::router(
+            log_writer.clone(),
+            ingest_metrics.clone(),
+            admission,
+            log_ingest,
+        ))
+        .merge(query::logs_router(log_store.clone()))
         .merge(query::router(
             store.clone(),
             query_config(&settings, &registry),
@@ -114,6 +150,7 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
     let statsd_task = tokio::spawn(statsd.run(stopped(stop_rx.clone())));
+    let logstash_task = tokio::spawn(logstash.run(stopped(stop_rx.clone())));
     let http_task = tokio::spawn(
         axum::serve(
             listener,
@@ -126,9 +163,13 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     health.ready.store(true, Ordering::SeqCst);
     println!(
         "{}",
-        serde_json::json!({"http": http_addr.to_string(), "statsd": statsd_addr.to_string()})
+        serde_json::json!({
+            "http": http_addr.to_string(),
+            "statsd": statsd_addr.to_string(),
+            "logstash": logstash_addr.to_string(),
+        })
     );
-    tracing::info!(http = %http_addr, statsd = %statsd_addr, data_dir = %settings.data_dir.display(), "argus is ready");
+    tracing::info!(http = %http_addr, statsd = %statsd_addr, logstash = %logstash_addr, data_dir = %settings.data_dir.display(), "argus is ready");
 
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -140,11 +181,22 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             Ok(Err(e)) => tracing::error!(error = %e, "statsd flush at shutdown failed"),
             Err(e) => tracing::error!(error = %e, "statsd task failed"),
         }
+        match logstash_task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "logstash listener failed at shutdown"),
+            Err(e) => tracing::error!(error = %e, "logstash task failed"),
+        }
         if let Err(e) = http_task.await {
             tracing::error!(error = %e, "http server task failed");
         }
         let store = store.clone();
-        tokio::task::spawn_blocking(move || store.close()).await
+        let log_store = log_store.clone();
+        tokio::task::spawn_blocking(move || {
+            let logs = log_store.close();
+            store.close()?;
+            logs
+        })
+        .await
     };
     match tokio::time::timeout(settings.shutdown_timeout, shutdown).await {
         Ok(Ok(Ok(()))) => {
@@ -160,9 +212,7 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     }
 }
 
-/// The query crate's settings, with hooks that keep the PromQL metrics (`argus_query_*`):
-/// request durations by endpoint (waiting for a slot included), requests by endpoint and
-/// outcome (`success` or Prometheus' `errorType`), queries evaluating and queries waiting.
+/// The query crate's settings, with its metrics (`argus_query_*`) in the server's registry.
 fn query_config(settings: &Settings, registry: &Registry) -> query::QueryConfig {
     query::QueryConfig {
         max_series: settings.query_max_series,

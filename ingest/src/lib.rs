@@ -1,9 +1,12 @@
 //! Argus ingest: every wire protocol that brings data in (StatsD over UDP/TCP, Prometheus
 //! text import and remote_write), decoding, validation, mapping and aggregation, handing
-//! batches to storage through [`storage::SeriesWriter`].
+//! batches to storage through [`storage::SeriesWriter`]; logs (logstash json_lines over TCP,
+//! `POST /api/v1/logs`, the Elasticsearch bulk API under `/es/`) through
+//! [`storage::LogWriter`], see [`logs`].
 
 mod error;
 mod http;
+pub mod logs;
 mod metrics;
 pub mod prom;
 pub mod statsd;

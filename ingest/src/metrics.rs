@@ -24,6 +24,23 @@ pub struct IngestMetrics {
     pub http_rejects: IntCounterVec,
     /// Work waiting in ingest queues, by queue.
     pub queue_depth: IntGaugeVec,
+    /// Log lines (events) received, by transport (`tcp`, `http`, `es_bulk`), rejected ones
+    /// included.
+    pub logs_lines: IntCounterVec,
+    /// Log lines rejected, by transport and reason (`invalid_json`, `not_an_object`,
+    /// `line_too_long`, `invalid_utf8`, `unsupported_action`, `storage_rejected`,
+    /// `storage_error`).
+    pub logs_rejects: IntCounterVec,
+    /// Bytes of log events received (after decompression, line breaks included), by transport.
+    pub logs_bytes: IntCounterVec,
+    /// Log records written durably, by transport.
+    pub logs_written: IntCounterVec,
+    /// Open logstash json_lines TCP connections.
+    pub logs_tcp_connections: IntGauge,
+    /// Logstash TCP connections closed at once because the connection limit was reached.
+    pub logs_tcp_connections_refused: IntCounter,
+    /// Duration of one durable log append (a TCP batch or an HTTP request).
+    pub logs_append_seconds: Histogram,
 }
 
 impl IngestMetrics {
@@ -75,6 +92,38 @@ impl IngestMetrics {
                 "Work waiting in ingest queues.",
                 &["queue"],
             ),
+            logs_lines: r.counter_vec(
+                "argus_ingest_logs_lines_total",
+                "Log lines received, by transport.",
+                &["transport"],
+            ),
+            logs_rejects: r.counter_vec(
+                "argus_ingest_logs_rejects_total",
+                "Log lines rejected, by transport and reason.",
+                &["transport", "reason"],
+            ),
+            logs_bytes: r.counter_vec(
+                "argus_ingest_logs_bytes_total",
+                "Bytes of log events received after decompression, by transport.",
+                &["transport"],
+            ),
+            logs_written: r.counter_vec(
+                "argus_ingest_logs_written_total",
+                "Log records written durably, by transport.",
+                &["transport"],
+            ),
+            logs_tcp_connections: r.gauge(
+                "argus_ingest_logs_tcp_connections",
+                "Open logstash json_lines TCP connections.",
+            ),
+            logs_tcp_connections_refused: r.counter(
+                "argus_ingest_logs_tcp_connections_refused_total",
+                "Logstash TCP connections refused at the connection limit.",
+            ),
+            logs_append_seconds: r.seconds(
+                "argus_ingest_logs_append_seconds",
+                "Duration of durable log appends.",
+            ),
         };
         // Known label values exist from the start, at 0, so a scrape before the first event
         // (or a rate() over the first minutes) sees the series.
@@ -83,6 +132,11 @@ impl IngestMetrics {
         }
         for source in ["statsd", "import", "remote_write"] {
             m.samples_written.with_label_values(&[source]);
+        }
+        for transport in ["tcp", "http", "es_bulk"] {
+            m.logs_lines.with_label_values(&[transport]);
+            m.logs_bytes.with_label_values(&[transport]);
+            m.logs_written.with_label_values(&[transport]);
         }
         m
     }

@@ -90,7 +90,8 @@ impl QueryError {
             | QueryError::InvalidLabelName { .. }
             | QueryError::Form { .. }
             | QueryError::BadData(_)
-            | QueryError::Storage(StorageError::InvalidMatcher(_)) => BAD_DATA,
+            | QueryError::Storage(StorageError::InvalidMatcher(_))
+            | QueryError::Storage(StorageError::InvalidQuery(_)) => BAD_DATA,
             QueryError::TooManySeries { .. } => EXECUTION,
             QueryError::TooManyQueries { .. } => UNAVAILABLE,
             QueryError::Promql(e) => match e {

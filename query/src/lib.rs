@@ -19,7 +19,7 @@ pub mod promql;
 mod read;
 mod selector;
 
-pub use api::router;
+pub use api::{logs_router, router};
 pub use config::QueryConfig;
 pub use error::QueryError;
 pub use metrics::QueryMetrics;

@@ -19,6 +19,13 @@ pub enum StorageError {
     InvalidLabels(String),
     #[error("storage is shutting down")]
     ShuttingDown,
+    /// A log search whose query does not parse or cannot run (tantivy's message): the
+    /// caller's mistake, an HTTP 400.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// Any other failure of a log index (tantivy).
+    #[error("log index: {0}")]
+    Index(String),
 }
 
 impl StorageError {

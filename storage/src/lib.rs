@@ -1,23 +1,37 @@
-//! Argus storage: the data model shared by every crate (labels, samples, matchers) and the
-//! stores that keep it. Today that is the time-series store ([`SeriesStore`]) on RocksDB:
-//! a write-ahead log of our own with group commit, in-memory head buffers, compressed
-//! chunks partitioned by time, an in-memory inverted index rebuilt from the series table at
-//! start-up, retention by whole partitions and background compaction. Writers reach it
-//! through the [`SeriesWriter`] trait so that a stream-backed writer can stand in for it in
-//! cluster mode. The on-disk layout is written down in `storage/docs/format.md`.
+//! Argus storage: the data model shared by every crate (labels, samples, matchers, log
+//! records) and the stores that keep it.
+//!
+//! - The time-series store ([`SeriesStore`]) on RocksDB: in-memory head buffers, compressed
+//!   chunks partitioned by time, an in-memory inverted index rebuilt from the series table at
+//!   start-up, retention by whole partitions and background compaction. Writers reach it
+//!   through the [`SeriesWriter`] trait.
+//! - The log store ([`LogStore`]) on tantivy: one index per time partition, a background
+//!   indexer committing every `commit_interval` (the commit payload names the write-ahead log
+//!   position it covers, so recovery replays exactly what is missing), Lucene-syntax search with
+//!   cursor paging, histogram and facets, error groups, live tail ([`LogSubscription`]) and
+//!   retention by whole partitions. Writers reach it through the [`LogWriter`] trait.
+//!
+//! Both acknowledge a write only once it is in a write-ahead log of our own (one piece of
+//! code, `wal.rs`: group commit, one fsync per group) and replay that log at start-up. The
+//! writer traits are the seam where a stream-backed writer stands in for a store in cluster
+//! mode. The on-disk layouts are written down in `storage/docs/format.md`.
 
 mod error;
+mod files;
 mod logs;
 mod metrics;
 mod model;
 mod series;
+mod varint;
+mod wal;
 
 pub use error::StorageError;
 pub use logs::{
     ErrorGroup, LogAppendOutcome, LogCursor, LogHit, LogOrder, LogQuery, LogRecord,
-    LogSearchResult, LogStoreConfig, LogWriter,
+    LogSearchResult, LogStore, LogStoreConfig, LogSubscription, LogWriter, TAIL_CAPACITY,
+    TailBatch, reject as log_reject,
 };
-pub use metrics::{MetricsRegistrar, StorageMetrics};
+pub use metrics::{LogMetrics, MetricsRegistrar, StorageMetrics};
 pub use model::{
     Label, Labels, METRIC_NAME, MatchOp, Matcher, STALE_NAN_BITS, Sample, SeriesSamples,
     is_stale_nan, is_valid_label_name, is_valid_metric_name, now_ms, stale_nan,

@@ -132,3 +132,119 @@ impl StorageMetrics {
         }
     }
 }
+
+impl StorageMetrics {
+    /// The series store's write-ahead log metrics.
+    pub(crate) fn wal(&self) -> WalMetrics {
+        WalMetrics {
+            bytes: self.wal_bytes.clone(),
+            fsync_seconds: self.wal_fsync_seconds.clone(),
+            queue_depth: self.wal_queue_depth.clone(),
+        }
+    }
+}
+
+/// What a write-ahead log (`wal.rs`) reports; each store passes its own.
+#[derive(Clone)]
+pub(crate) struct WalMetrics {
+    pub(crate) bytes: IntCounter,
+    pub(crate) fsync_seconds: Histogram,
+    pub(crate) queue_depth: IntGauge,
+}
+
+/// The log store's telemetry, every name prefixed `argus_storage_logs_`.
+#[derive(Clone)]
+pub struct LogMetrics {
+    pub records_appended: IntCounter,
+    pub bytes_appended: IntCounter,
+    pub records_rejected: IntCounterVec,
+    pub append_seconds: Histogram,
+    pub wal_bytes: IntCounter,
+    pub wal_fsync_seconds: Histogram,
+    pub wal_queue_depth: IntGauge,
+    pub index_queue_bytes: IntGauge,
+    pub records_indexed: IntCounter,
+    pub commit_seconds: Histogram,
+    pub partitions: IntGauge,
+    pub index_bytes: IntGauge,
+    pub search_seconds: Histogram,
+    pub tail_dropped: IntCounter,
+    pub retention_partitions_dropped: IntCounter,
+}
+
+impl LogMetrics {
+    pub fn new(registry: &Registry) -> Self {
+        let r = MetricsRegistrar(registry);
+        LogMetrics {
+            records_appended: r.counter(
+                "argus_storage_logs_records_appended_total",
+                "Log records written durably to the log store.",
+            ),
+            bytes_appended: r.counter(
+                "argus_storage_logs_bytes_appended_total",
+                "Bytes of original events (raw JSON) of the log records appended.",
+            ),
+            records_rejected: r.counter_vec(
+                "argus_storage_logs_records_rejected_total",
+                "Log records the log store refused, by reason.",
+                &["reason"],
+            ),
+            append_seconds: r.seconds(
+                "argus_storage_logs_append_seconds",
+                "Duration of durable log appends, queueing included.",
+            ),
+            wal_bytes: r.counter(
+                "argus_storage_logs_wal_bytes_total",
+                "Bytes written to the log store's write-ahead log.",
+            ),
+            wal_fsync_seconds: r.seconds(
+                "argus_storage_logs_wal_fsync_seconds",
+                "Duration of the log store's write-ahead log fsyncs (one per group commit).",
+            ),
+            wal_queue_depth: r.gauge(
+                "argus_storage_logs_wal_queue_depth",
+                "Appends waiting for the log store's write-ahead log.",
+            ),
+            index_queue_bytes: r.gauge(
+                "argus_storage_logs_index_queue_bytes",
+                "Bytes of durable log records waiting for the indexer.",
+            ),
+            records_indexed: r.counter(
+                "argus_storage_logs_records_indexed_total",
+                "Log records committed to a tantivy index (searchable).",
+            ),
+            commit_seconds: r.seconds(
+                "argus_storage_logs_commit_seconds",
+                "Duration of index commit rounds (commit every dirty partition, reload readers).",
+            ),
+            partitions: r.gauge(
+                "argus_storage_logs_partitions",
+                "Time partitions (tantivy indexes) in the log store.",
+            ),
+            index_bytes: r.gauge(
+                "argus_storage_logs_index_bytes",
+                "Bytes of the log store's tantivy indexes on disk.",
+            ),
+            search_seconds: r.seconds(
+                "argus_storage_logs_search_seconds",
+                "Duration of log searches and error-group queries.",
+            ),
+            tail_dropped: r.counter(
+                "argus_storage_logs_tail_dropped_total",
+                "Records live-tail subscribers missed because they fell behind.",
+            ),
+            retention_partitions_dropped: r.counter(
+                "argus_storage_logs_retention_partitions_dropped_total",
+                "Log partitions deleted by retention.",
+            ),
+        }
+    }
+
+    pub(crate) fn wal(&self) -> WalMetrics {
+        WalMetrics {
+            bytes: self.wal_bytes.clone(),
+            fsync_seconds: self.wal_fsync_seconds.clone(),
+            queue_depth: self.wal_queue_depth.clone(),
+        }
+    }
+}

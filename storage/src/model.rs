@@ -142,15 +142,15 @@ impl Labels {
 
     /// Compact binary form used as the series table's value: varint length-prefixed strings.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        crate::series::varint::put_uvarint(out, self.0.len() as u64);
+        crate::varint::put_uvarint(out, self.0.len() as u64);
         for l in &self.0 {
-            crate::series::varint::put_bytes(out, l.name.as_bytes());
-            crate::series::varint::put_bytes(out, l.value.as_bytes());
+            crate::varint::put_bytes(out, l.name.as_bytes());
+            crate::varint::put_bytes(out, l.value.as_bytes());
         }
     }
 
     pub(crate) fn decode(mut buf: &[u8]) -> Option<Labels> {
-        use crate::series::varint::{get_bytes, get_uvarint};
+        use crate::varint::{get_bytes, get_uvarint};
         let n = get_uvarint(&mut buf)? as usize;
         let mut labels = Vec::with_capacity(n.min(64));
         for _ in 0..n {

@@ -11,6 +11,7 @@ pub struct Argus {
     child: Option<Child>,
     pub http: String,
     pub statsd: SocketAddr,
+    pub logstash: SocketAddr,
     pub data_dir: PathBuf,
     pub stderr_path: PathBuf,
     client: reqwest::Client,
@@ -31,6 +32,7 @@ impl Argus {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--http", "127.0.0.1:0", "--statsd", "127.0.0.1:0"])
+            .args(["--logstash", "127.0.0.1:0"])
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -67,6 +69,11 @@ impl Argus {
                 .expect("statsd address")
                 .parse()
                 .expect("statsd address parses"),
+            logstash: ready["logstash"]
+                .as_str()
+                .expect("logstash address")
+                .parse()
+                .expect("logstash address parses"),
             data_dir: data_dir.to_path_buf(),
             stderr_path,
             client: reqwest::Client::new(),

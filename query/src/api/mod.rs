@@ -5,6 +5,7 @@
 
 mod export;
 mod labels;
+mod logs;
 mod metadata;
 mod params;
 mod promql;
@@ -21,6 +22,8 @@ use storage::{Labels, SeriesStore};
 
 use crate::config::QueryConfig;
 use crate::error::QueryError;
+
+pub use logs::logs_router;
 
 /// The routes this crate serves, for the binary to merge into its HTTP server:
 ///

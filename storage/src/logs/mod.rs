@@ -1,9 +1,1232 @@
-//! The log store (being built): log records in tantivy indexes, one per time partition, behind a
+//! The log store: log records in tantivy indexes, one per time partition, behind a
 //! write-ahead log.
+//!
+//! Write path: [`LogStore::append_logs`] drops records older than the retention period,
+//! encodes the rest (`codec.rs`), writes them as one record of the shared write-ahead log
+//! (`crate::wal`, group commit, fsync) reserving one sequence number per log line, and
+//! returns once that is on disk. The log's writer thread hands each durable batch, in
+//! sequence order, to the indexer's queue (bounded in bytes: a full queue makes appends wait
+//! before they write). Nothing on the append path touches tantivy.
+//!
+//! The indexer thread owns the partitions' `IndexWriter`s: it adds each record to the index
+//! of its partition (`partitions/<start ms>/`, created on demand) and every
+//! `commit_interval` commits every partition that received documents, each commit carrying
+//! the highest sequence number handed to the indexer so far as its payload, then reloads the
+//! readers (records become searchable) and publishes the records to live-tail subscribers.
+//! Write-ahead log segments whose records are all committed are deleted. tantivy's merges
+//! run in its own threads.
+//!
+//! Recovery: each partition's committed sequence number is its last commit's payload; the
+//! log is replayed skipping every record whose partition has committed it, so nothing is
+//! indexed twice and nothing acknowledged is lost, then the replayed records are committed
+//! and the old segments deleted.
+//!
+//! Read path: a search opens only the partitions overlapping its time range, runs the
+//! parsed query (`query.rs`) AND the time range on each, with one collector pass
+//! (`collect.rs`) computing the page, total, histogram and facets, and merges the
+//! partitions' results.
 
 mod api;
+mod codec;
+mod collect;
+mod query;
+mod schema;
+mod tail;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use tantivy::indexer::IndexWriterOptions;
+use tantivy::query::{AllQuery, BooleanQuery, ExistsQuery, Occur, Query, RangeQuery};
+use tantivy::schema::{Term, Value};
+use tantivy::{Executor, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
 
 pub use api::{
     ErrorGroup, LogAppendOutcome, LogCursor, LogHit, LogOrder, LogQuery, LogRecord,
     LogSearchResult, LogStoreConfig, LogWriter,
 };
+pub use tail::{LogSubscription, TAIL_CAPACITY, TailBatch};
+
+use crate::metrics::LogMetrics;
+use crate::wal::{self, Wal};
+use crate::{StorageError, now_ms};
+use collect::{GroupCollector, GroupPart, SearchCollector, SearchFruit, SeqCollector, rank};
+use schema::LogSchema;
+
+/// `dir/FORMAT` names the layout; a directory holding something else is refused.
+const FORMAT: &str = "argus-logs 1\n";
+/// Durable records waiting for the indexer, in encoded bytes, before appends wait.
+const MAX_QUEUE_BYTES: usize = 64 << 20;
+/// How often the write-ahead log starts a new segment, so committed ones can be deleted.
+const WAL_ROTATE_INTERVAL: Duration = Duration::from_secs(10);
+/// A partition writer that received nothing for this long is closed (frees its threads).
+const IDLE_WRITER: Duration = Duration::from_secs(120);
+const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+const INDEX_BYTES_INTERVAL: Duration = Duration::from_secs(10);
+/// tantivy's smallest indexing budget per thread.
+const MIN_THREAD_MEMORY: usize = 15_000_000;
+const MAX_THREAD_MEMORY: usize = u32::MAX as usize - 1_000_000;
+/// Blocks of the document store each partition reader caches.
+const DOC_CACHE_BLOCKS: usize = 32;
+
+pub mod reject {
+    /// The record's time is older than the retention period.
+    pub const OUTSIDE_RETENTION: &str = "outside_retention";
+}
+
+/// The log store. See the module documentation.
+pub struct LogStore {
+    shared: Arc<Shared>,
+    wal: Mutex<Option<Arc<Wal<Vec<Pending>>>>>,
+    indexer: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+/// What the indexer thread and the store's callers share.
+struct Shared {
+    config: LogStoreConfig,
+    dir: PathBuf,
+    schema: LogSchema,
+    queries: query::QueryBuilder,
+    partitions: RwLock<BTreeMap<i64, Arc<Partition>>>,
+    queue: IndexQueue,
+    hub: Arc<tail::TailHub>,
+    metrics: LogMetrics,
+    /// Searches run a partition's segments on this pool, shared by all partitions.
+    executor: Executor,
+}
+
+/// One time partition: a tantivy index.
+struct Partition {
+    start: i64,
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    /// Highest sequence number every record of this partition up to which is committed
+    /// (the last commit's payload); 0 before the first.
+    committed: AtomicU64,
+}
+
+/// A durable record on its way to the indexer: the record and its encoding.
+struct Pending {
+    record: LogRecord,
+    encoded: Vec<u8>,
+}
+
+enum Job {
+    Batch {
+        first_seq: u64,
+        records: Vec<Pending>,
+        bytes: usize,
+    },
+    Flush(SyncSender<Result<(), StorageError>>),
+    Retention(i64, SyncSender<Result<usize, StorageError>>),
+    /// Index everything queued, commit, and stop.
+    Stop,
+}
+
+/// The indexer's queue. Batches arrive from the write-ahead log's thread and never wait;
+/// appenders wait for room before they write (see [`IndexQueue::wait_for_room`]), which
+/// bounds it.
+struct IndexQueue {
+    state: Mutex<QueueState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<Job>,
+    bytes: usize,
+    /// The indexer stops at once without committing (as a crash would): the store was
+    /// dropped without `close`, or the indexer panicked. Jobs are dropped from then on; their
+    /// records stay in the write-ahead log for the next start.
+    stopped: bool,
+}
+
+enum Popped {
+    Job(Job),
+    Timeout,
+    Abandon,
+}
+
+impl IndexQueue {
+    fn push(&self, job: Job, metrics: &LogMetrics) {
+        let mut s = self.state.lock();
+        if s.stopped {
+            return;
+        }
+        if let Job::Batch { bytes, .. } = &job {
+            s.bytes += bytes;
+            metrics.index_queue_bytes.set(s.bytes as i64);
+        }
+        s.jobs.push_back(job);
+        self.changed.notify_all();
+    }
+
+    fn pop(&self, deadline: Instant, metrics: &LogMetrics) -> Popped {
+        let mut s = self.state.lock();
+        loop {
+            if s.stopped {
+                return Popped::Abandon;
+            }
+            if let Some(job) = s.jobs.pop_front() {
+                if let Job::Batch { bytes, .. } = &job {
+                    s.bytes -= bytes;
+                    metrics.index_queue_bytes.set(s.bytes as i64);
+                    self.changed.notify_all();
+                }
+                return Popped::Job(job);
+            }
+            if self.changed.wait_until(&mut s, deadline).timed_out() && s.jobs.is_empty() {
+                return if s.stopped {
+                    Popped::Abandon
+                } else {
+                    Popped::Timeout
+                };
+            }
+        }
+    }
+
+    /// Blocks while the queue holds more than [`MAX_QUEUE_BYTES`] (the indexer is behind).
+    /// An error once the indexer has stopped.
+    fn wait_for_room(&self) -> Result<(), StorageError> {
+        let mut s = self.state.lock();
+        while s.bytes > MAX_QUEUE_BYTES && !s.stopped {
+            self.changed.wait(&mut s);
+        }
+        if s.stopped {
+            return Err(StorageError::Index("the log indexer has stopped".into()));
+        }
+        Ok(())
+    }
+
+    fn stop(&self) {
+        let dropped = {
+            let mut s = self.state.lock();
+            s.stopped = true;
+            s.bytes = 0;
+            std::mem::take(&mut s.jobs)
+        };
+        self.changed.notify_all();
+        // Waiting callers learn from their dropped reply channels.
+        drop(dropped);
+    }
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
+fn index_err(e: tantivy::TantivyError) -> StorageError {
+    match e {
+        tantivy::TantivyError::InvalidArgument(m) => StorageError::InvalidQuery(m),
+        e => StorageError::Index(e.to_string()),
+    }
+}
+
+impl Shared {
+    fn partition_len(&self) -> i64 {
+        duration_ms(self.config.partition)
+    }
+
+    fn partition_of(&self, t: i64) -> i64 {
+        let len = self.partition_len();
+        t.div_euclid(len).saturating_mul(len)
+    }
+
+    fn retention_cutoff(&self, now: i64) -> Option<i64> {
+        self.config
+            .retention
+            .filter(|r| !r.is_zero())
+            .map(|r| now.saturating_sub(duration_ms(r)))
+    }
+
+    fn partitions_dir(&self) -> PathBuf {
+        self.dir.join("partitions")
+    }
+
+    /// Partitions overlapping `[start, end]`, oldest first.
+    fn overlapping(&self, start: i64, end: i64) -> Vec<Arc<Partition>> {
+        if start > end {
+            return Vec::new();
+        }
+        let first = self.partition_of(start);
+        self.partitions
+            .read()
+            .range(first..=end)
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    /// The query for one partition: the user's query AND the time range, the range left out
+    /// when the partition lies inside it.
+    fn partition_query(
+        &self,
+        user: Option<&dyn Query>,
+        partition: &Partition,
+        start: i64,
+        end: i64,
+    ) -> Box<dyn Query> {
+        let p_end = partition.start.saturating_add(self.partition_len() - 1);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if start > partition.start || end < p_end {
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    std::ops::Bound::Included(Term::from_field_i64(self.schema.time, start)),
+                    std::ops::Bound::Included(Term::from_field_i64(self.schema.time, end)),
+                )),
+            ));
+        }
+        if let Some(q) = user {
+            clauses.push((Occur::Must, q.box_clone()));
+        }
+        match clauses.len() {
+            0 => Box::new(AllQuery),
+            1 => clauses
+                .pop()
+                .map(|(_, q)| q)
+                .unwrap_or_else(|| Box::new(AllQuery)),
+            _ => Box::new(BooleanQuery::new(clauses)),
+        }
+    }
+
+    /// The stored record of a document.
+    fn fetch(
+        &self,
+        searcher: &Searcher,
+        address: tantivy::DocAddress,
+    ) -> Result<LogRecord, StorageError> {
+        let doc: TantivyDocument = searcher.doc(address).map_err(index_err)?;
+        doc.get_first(self.schema.record)
+            .and_then(|v| v.as_bytes())
+            .and_then(codec::decode_record)
+            .ok_or_else(|| StorageError::Corruption {
+                path: self.partitions_dir(),
+                detail: "undecodable stored log record".into(),
+            })
+    }
+
+    fn open_partition(&self, start: i64, create: bool) -> Result<Option<Partition>, StorageError> {
+        let dir = self.partitions_dir().join(start.to_string());
+        let exists = dir.join("meta.json").exists();
+        if !exists && !create {
+            return Ok(None);
+        }
+        let mut index = if exists {
+            let mut index = Index::open_in_dir(&dir).map_err(index_err)?;
+            index.set_tokenizers(schema::tokenizers());
+            if index.schema() != self.schema.schema {
+                return Err(StorageError::Corruption {
+                    path: dir,
+                    detail: "log partition has a different schema".into(),
+                });
+            }
+            index
+        } else {
+            std::fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
+            crate::files::sync_dir(&self.partitions_dir())?;
+            Index::builder()
+                .schema(self.schema.schema.clone())
+                .settings(schema::index_settings())
+                .tokenizers(schema::tokenizers())
+                .create_in_dir(&dir)
+                .map_err(index_err)?
+        };
+        index.set_executor(self.executor.clone());
+        let committed = match index.load_metas().map_err(index_err)?.payload {
+            Some(p) => parse_payload(&p).ok_or_else(|| StorageError::Corruption {
+                path: dir.clone(),
+                detail: format!("unknown commit payload {p:?}"),
+            })?,
+            None => 0,
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .doc_store_cache_num_blocks(DOC_CACHE_BLOCKS)
+            .try_into()
+            .map_err(index_err)?;
+        Ok(Some(Partition {
+            start,
+            dir,
+            index,
+            reader,
+            committed: AtomicU64::new(committed),
+        }))
+    }
+}
+
+fn commit_payload(seq: u64) -> String {
+    serde_json::json!({ "wal_seq": seq }).to_string()
+}
+
+fn parse_payload(p: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(p)
+        .ok()?
+        .get("wal_seq")?
+        .as_u64()
+}
+
+impl LogStore {
+    /// Opens (or creates) the store in `config.dir`: opens the partitions, replays the
+    /// write-ahead log above what they committed, commits that, and starts the indexer.
+    pub fn open(
+        config: LogStoreConfig,
+        registry: &prometheus::Registry,
+    ) -> Result<Arc<LogStore>, StorageError> {
+        let metrics = LogMetrics::new(registry);
+        let dir = config.dir.clone();
+        let wal_dir = dir.join("wal");
+        for d in [&dir, &dir.join("partitions"), &wal_dir] {
+            std::fs::create_dir_all(d).map_err(|e| StorageError::io(d, e))?;
+        }
+        check_format(&dir)?;
+        let schema = LogSchema::new();
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let executor =
+            Executor::multi_thread(cpus.min(4), "argus-log-search-").map_err(index_err)?;
+        let shared = Arc::new(Shared {
+            queries: query::QueryBuilder::new(&schema),
+            schema,
+            dir,
+            partitions: RwLock::new(BTreeMap::new()),
+            queue: IndexQueue {
+                state: Mutex::new(QueueState::default()),
+                changed: Condvar::new(),
+            },
+            hub: tail::TailHub::new(metrics.tail_dropped.clone()),
+            metrics,
+            config,
+            executor,
+        });
+        let mut indexer = Indexer::new(shared.clone());
+        indexer.load_partitions()?;
+        let next_seq = indexer.replay(&wal_dir)?;
+        let sink_shared = shared.clone();
+        let sink: wal::Sink<Vec<Pending>> = Box::new(move |first_seq, records: Vec<Pending>| {
+            let bytes = records.iter().map(|p| p.encoded.len()).sum();
+            sink_shared.queue.push(
+                Job::Batch {
+                    first_seq,
+                    records,
+                    bytes,
+                },
+                &sink_shared.metrics,
+            );
+        });
+        let log = Arc::new(Wal::open(
+            &wal_dir,
+            next_seq,
+            shared.metrics.wal(),
+            Some(sink),
+        )?);
+        // Every older segment is committed now.
+        log.remove_before(next_seq)?;
+        indexer.wal = Some(log.clone());
+        indexer.update_index_bytes();
+        let indexer_shared = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("argus-log-indexer".into())
+            .spawn(move || {
+                let run = std::panic::AssertUnwindSafe(move || indexer.run());
+                if std::panic::catch_unwind(run).is_err() {
+                    tracing::error!(
+                        "the log indexer panicked; new records stay in the write-ahead log until the next start"
+                    );
+                    indexer_shared.queue.stop();
+                }
+            })
+            .map_err(|e| StorageError::io(&wal_dir, e))?;
+        Ok(Arc::new(LogStore {
+            shared,
+            wal: Mutex::new(Some(log)),
+            indexer: Mutex::new(Some(handle)),
+            closed: AtomicBool::new(false),
+        }))
+    }
+
+    fn append_batch(&self, records: Vec<LogRecord>) -> Result<LogAppendOutcome, StorageError> {
+        let started = Instant::now();
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StorageError::ShuttingDown);
+        }
+        let m = &self.shared.metrics;
+        let mut outcome = LogAppendOutcome::default();
+        let cutoff = self.shared.retention_cutoff(now_ms());
+        let mut pending = Vec::with_capacity(records.len());
+        let mut raw_bytes = 0u64;
+        for (i, record) in records.into_iter().enumerate() {
+            if let Some(c) = cutoff
+                && record.time_ms < c
+            {
+                m.records_rejected
+                    .with_label_values(&[reject::OUTSIDE_RETENTION])
+                    .inc();
+                outcome.rejected.push((
+                    i,
+                    format!(
+                        "record at {} ms is older than the retention period",
+                        record.time_ms
+                    ),
+                ));
+                continue;
+            }
+            raw_bytes += record.raw.len() as u64;
+            let mut encoded = Vec::with_capacity(record.raw.len() + record.message.len() + 64);
+            codec::encode_record(&record, &mut encoded);
+            pending.push(Pending { record, encoded });
+        }
+        if pending.is_empty() {
+            return Ok(outcome);
+        }
+        let n = pending.len() as u64;
+        let payload = codec::encode_batch(pending.iter().map(|p| p.encoded.as_slice()));
+        self.shared.queue.wait_for_room()?;
+        // Cloned out of the lock: concurrent appends must wait on the fsync together.
+        let log = self.wal.lock().clone().ok_or(StorageError::ShuttingDown)?;
+        log.append(payload, n, pending)?;
+        outcome.accepted = n;
+        m.records_appended.inc_by(n);
+        m.bytes_appended.inc_by(raw_bytes);
+        m.append_seconds.observe(started.elapsed().as_secs_f64());
+        Ok(outcome)
+    }
+
+    /// Runs a search. A query that does not parse is [`StorageError::InvalidQuery`].
+    pub fn search(&self, q: &LogQuery) -> Result<LogSearchResult, StorageError> {
+        let started = Instant::now();
+        let sh = &self.shared;
+        let user = sh.queries.parse(&q.query)?;
+        let keep = if q.limit == 0 {
+            0
+        } else {
+            q.limit.saturating_add(1)
+        };
+        let after = q.after.map(|c| rank(q.order, c.time_ms, c.seq));
+        let bucket = q.histogram_bucket_ms.filter(|w| *w > 0);
+        let mut parts = Vec::new();
+        for p in sh.overlapping(q.start_ms, q.end_ms) {
+            let searcher = p.reader.searcher();
+            let query = sh.partition_query(user.as_deref(), &p, q.start_ms, q.end_ms);
+            let p_end = p.start.saturating_add(sh.partition_len() - 1);
+            let collector = SearchCollector {
+                order: q.order,
+                after,
+                keep,
+                histogram: bucket.map(|w| (w, q.start_ms.max(p.start), q.end_ms.min(p_end))),
+                facets: q.facet_limit > 0,
+            };
+            let fruit = searcher
+                .search(query.as_ref(), &collector)
+                .map_err(index_err)?;
+            parts.push((searcher, fruit));
+        }
+        // Tag each hit with its partition before merging.
+        let mut top = Vec::new();
+        let mut fruits = Vec::with_capacity(parts.len());
+        for (i, (_, fruit)) in parts.iter_mut().enumerate() {
+            top.extend(std::mem::take(&mut fruit.top).into_iter().map(|h| (h, i)));
+            fruits.push(std::mem::take(fruit));
+        }
+        top.sort_unstable_by_key(|(h, _)| std::cmp::Reverse(h.0));
+        top.truncate(keep);
+        let more = top.len() > q.limit;
+        top.truncate(q.limit);
+        let merged: SearchFruit = collect::merge_search_fruits(fruits, 0);
+        let mut hits = Vec::with_capacity(top.len());
+        for ((_, _, seq, address), i) in &top {
+            let record = sh.fetch(&parts[*i].0, *address)?;
+            hits.push(LogHit { seq: *seq, record });
+        }
+        let next = if more {
+            hits.last().map(|h| LogCursor {
+                time_ms: h.record.time_ms,
+                seq: h.seq,
+            })
+        } else {
+            None
+        };
+        let mut histogram: Vec<(i64, u64)> = merged.histogram.into_iter().collect();
+        histogram.sort_unstable();
+        let mut facets = BTreeMap::new();
+        if q.facet_limit > 0 {
+            for (name, counts) in collect::FACETS.iter().zip(merged.facets) {
+                let mut values: Vec<(String, u64)> = counts.into_iter().collect();
+                values.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                values.truncate(q.facet_limit);
+                facets.insert((*name).to_string(), values);
+            }
+        }
+        sh.metrics
+            .search_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Ok(LogSearchResult {
+            hits,
+            total: merged.total,
+            next,
+            histogram,
+            facets,
+        })
+    }
+
+    /// Error groups (records with a fingerprint) in `[start_ms, end_ms]`, most frequent
+    /// first (then most recently seen), at most `limit`.
+    pub fn error_groups(
+        &self,
+        start_ms: i64,
+        end_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ErrorGroup>, StorageError> {
+        let started = Instant::now();
+        let sh = &self.shared;
+        let has_fingerprint: Box<dyn Query> =
+            Box::new(ExistsQuery::new(schema::FINGERPRINT.to_string(), false));
+        let mut searchers = Vec::new();
+        let mut groups: HashMap<String, (GroupPart, usize)> = HashMap::new();
+        for p in sh.overlapping(start_ms, end_ms) {
+            let searcher = p.reader.searcher();
+            let query = sh.partition_query(Some(has_fingerprint.as_ref()), &p, start_ms, end_ms);
+            let fruit = searcher
+                .search(query.as_ref(), &GroupCollector)
+                .map_err(index_err)?;
+            let i = searchers.len();
+            searchers.push(searcher);
+            for (fp, part) in fruit {
+                match groups.get_mut(&fp) {
+                    Some((acc, at)) => {
+                        if part.newest.0 > acc.newest.0 {
+                            *at = i;
+                        }
+                        acc.merge(part);
+                    }
+                    None => {
+                        groups.insert(fp, (part, i));
+                    }
+                }
+            }
+        }
+        let mut groups: Vec<(String, (GroupPart, usize))> = groups.into_iter().collect();
+        groups.sort_unstable_by(|a, b| {
+            b.1.0
+                .count
+                .cmp(&a.1.0.count)
+                .then_with(|| b.1.0.last_ms.cmp(&a.1.0.last_ms))
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        groups.truncate(limit);
+        let mut out = Vec::with_capacity(groups.len());
+        for (fingerprint, (part, i)) in groups {
+            let (_, seq, address) = part.newest;
+            let record = sh.fetch(&searchers[i], address)?;
+            let mut services = part.services;
+            services.sort_unstable();
+            out.push(ErrorGroup {
+                fingerprint,
+                count: part.count,
+                first_seen_ms: part.first_ms,
+                last_seen_ms: part.last_ms,
+                services,
+                example: LogHit { seq, record },
+            });
+        }
+        sh.metrics
+            .search_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Ok(out)
+    }
+
+    /// A live-tail subscription: every record committed (searchable) from now on. See
+    /// [`LogSubscription`]; filter its records with [`LogStore::filter_hits`].
+    pub fn subscribe(&self) -> LogSubscription {
+        self.shared.hub.subscribe()
+    }
+
+    /// The hits among `hits` (committed records, e.g. from a [`LogSubscription`]) that match
+    /// `query`, in their order: the same parser and index as [`LogStore::search`], run over
+    /// just their time and sequence range.
+    pub fn filter_hits(
+        &self,
+        query: &str,
+        hits: Vec<Arc<LogHit>>,
+    ) -> Result<Vec<Arc<LogHit>>, StorageError> {
+        let sh = &self.shared;
+        let Some(user) = sh.queries.parse(query)? else {
+            return Ok(hits);
+        };
+        let (Some(min_t), Some(max_t), Some(min_s), Some(max_s)) = (
+            hits.iter().map(|h| h.record.time_ms).min(),
+            hits.iter().map(|h| h.record.time_ms).max(),
+            hits.iter().map(|h| h.seq).min(),
+            hits.iter().map(|h| h.seq).max(),
+        ) else {
+            return Ok(hits);
+        };
+        let seq_range: Box<dyn Query> = Box::new(RangeQuery::new(
+            std::ops::Bound::Included(Term::from_field_u64(sh.schema.seq, min_s)),
+            std::ops::Bound::Included(Term::from_field_u64(sh.schema.seq, max_s)),
+        ));
+        let both: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+            (Occur::Must, user),
+            (Occur::Must, seq_range),
+        ]));
+        let mut matched = HashSet::new();
+        for p in sh.overlapping(min_t, max_t) {
+            let searcher = p.reader.searcher();
+            let q = sh.partition_query(Some(both.as_ref()), &p, min_t, max_t);
+            matched.extend(
+                searcher
+                    .search(q.as_ref(), &SeqCollector)
+                    .map_err(index_err)?,
+            );
+        }
+        Ok(hits
+            .into_iter()
+            .filter(|h| matched.contains(&h.seq))
+            .collect())
+    }
+
+    /// Commits what has been appended so far and makes it searchable, without waiting for
+    /// the next commit interval.
+    pub fn flush(&self) -> Result<(), StorageError> {
+        let (tx, rx) = sync_channel(1);
+        self.send(Job::Flush(tx))?;
+        rx.recv().map_err(|_| StorageError::ShuttingDown)?
+    }
+
+    /// Deletes every partition that ends before `now_ms - retention`; returns how many.
+    pub fn enforce_retention(&self, now_ms: i64) -> Result<usize, StorageError> {
+        let (tx, rx) = sync_channel(1);
+        self.send(Job::Retention(now_ms, tx))?;
+        rx.recv().map_err(|_| StorageError::ShuttingDown)?
+    }
+
+    fn send(&self, job: Job) -> Result<(), StorageError> {
+        if self.closed.load(Ordering::SeqCst) || self.indexer.lock().is_none() {
+            return Err(StorageError::ShuttingDown);
+        }
+        self.shared.queue.push(job, &self.shared.metrics);
+        Ok(())
+    }
+
+    /// Writes out what is queued, commits every partition, stops the indexer and closes the
+    /// log; live-tail subscriptions end. Appends after this fail with
+    /// [`StorageError::ShuttingDown`].
+    pub fn close(&self) -> Result<(), StorageError> {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        // Appends in flight finish and reach the queue before the log's thread stops.
+        let log = self.wal.lock().take();
+        if let Some(log) = &log {
+            log.close();
+        }
+        self.shared.queue.push(Job::Stop, &self.shared.metrics);
+        if let Some(h) = self.indexer.lock().take() {
+            h.join()
+                .map_err(|_| StorageError::Index("the log indexer panicked".into()))?;
+        }
+        self.shared.hub.close();
+        Ok(())
+    }
+
+    /// Bytes the store occupies on disk (indexes and write-ahead log).
+    pub fn disk_usage(&self) -> Result<u64, StorageError> {
+        crate::files::dir_size(&self.shared.dir)
+    }
+
+    /// Records committed (searchable) in all partitions.
+    pub fn record_count(&self) -> u64 {
+        self.shared
+            .partitions
+            .read()
+            .values()
+            .map(|p| p.reader.searcher().num_docs())
+            .sum()
+    }
+
+    /// Number of time partitions.
+    pub fn partition_count(&self) -> usize {
+        self.shared.partitions.read().len()
+    }
+
+    pub fn metrics(&self) -> &LogMetrics {
+        &self.shared.metrics
+    }
+}
+
+impl LogWriter for LogStore {
+    fn append_logs(&self, records: Vec<LogRecord>) -> Result<LogAppendOutcome, StorageError> {
+        self.append_batch(records)
+    }
+}
+
+impl Drop for LogStore {
+    /// Without [`LogStore::close`]: stops the indexer without committing, as a crash would;
+    /// the write-ahead log holds everything acknowledged and the next open replays it.
+    fn drop(&mut self) {
+        if let Some(h) = self.indexer.lock().take() {
+            self.shared.queue.stop();
+            let _ = h.join();
+        }
+        if let Some(log) = self.wal.lock().take() {
+            log.close();
+        }
+        self.shared.hub.close();
+    }
+}
+
+/// `dir/RETENTION_FLOOR`: `<end ms> <seq>`: retention deleted every record with a sequence
+/// number up to `seq` and a time before `end` (the end of the newest partition it deleted).
+fn read_floor(dir: &Path) -> Result<Option<(i64, u64)>, StorageError> {
+    let path = dir.join("RETENTION_FLOOR");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => s
+            .split_once(' ')
+            .and_then(|(t, q)| Some((t.parse().ok()?, q.trim().parse().ok()?)))
+            .map(Some)
+            .ok_or_else(|| StorageError::Corruption {
+                path,
+                detail: format!("bad retention floor {s:?}"),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StorageError::io(&path, e)),
+    }
+}
+
+fn write_floor(dir: &Path, end_ms: i64, seq: u64) -> Result<(), StorageError> {
+    write_atomically(
+        dir,
+        "RETENTION_FLOOR",
+        format!("{end_ms} {seq}\n").as_bytes(),
+    )
+}
+
+/// Writes `dir/name` so that a crash leaves the old content or the new, never a mix.
+fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<(), StorageError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, content)
+        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| StorageError::io(&path, e))?;
+    crate::files::sync_dir(dir)
+}
+
+fn check_format(dir: &Path) -> Result<(), StorageError> {
+    let path = dir.join("FORMAT");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s == FORMAT => Ok(()),
+        Ok(s) => Err(StorageError::Corruption {
+            path,
+            detail: format!("unknown log store format {s:?}"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            write_atomically(dir, "FORMAT", FORMAT.as_bytes())
+        }
+        Err(e) => Err(StorageError::io(&path, e)),
+    }
+}
+
+// ------------------------------------------------------------------ indexer
+
+/// A partition's writer, owned by the indexer thread.
+struct OpenWriter {
+    writer: IndexWriter,
+    /// Documents added since the last commit.
+    uncommitted: u64,
+    last_used: Instant,
+}
+
+struct Indexer {
+    shared: Arc<Shared>,
+    wal: Option<Arc<Wal<Vec<Pending>>>>,
+    writers: HashMap<i64, OpenWriter>,
+    /// Highest sequence number received (all lower ones received too).
+    received: u64,
+    /// Records that could not be added (an I/O error creating their partition, say): retried
+    /// each round; commits claim nothing at or above the oldest of them.
+    failed: BTreeMap<u64, Pending>,
+    /// Highest sequence number committed everywhere.
+    covered: u64,
+    /// Records committed in the current round, for live tail.
+    tail: Vec<Arc<LogHit>>,
+    last_commit: Instant,
+    last_rotate: Instant,
+    last_retention: Instant,
+    last_index_bytes: Instant,
+}
+
+impl Indexer {
+    fn new(shared: Arc<Shared>) -> Indexer {
+        let now = Instant::now();
+        Indexer {
+            shared,
+            wal: None,
+            writers: HashMap::new(),
+            received: 0,
+            failed: BTreeMap::new(),
+            covered: 0,
+            tail: Vec::new(),
+            last_commit: now,
+            last_rotate: now,
+            last_retention: now,
+            last_index_bytes: now,
+        }
+    }
+
+    fn load_partitions(&mut self) -> Result<(), StorageError> {
+        let dir = self.shared.partitions_dir();
+        let entries = std::fs::read_dir(&dir).map_err(|e| StorageError::io(&dir, e))?;
+        let mut found = BTreeMap::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| StorageError::io(&dir, e))?;
+            let Some(start) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i64>().ok())
+            else {
+                continue;
+            };
+            match self.shared.open_partition(start, false)? {
+                Some(p) => {
+                    found.insert(start, Arc::new(p));
+                }
+                // Created but never made an index (a crash in between): its records are
+                // still in the log.
+                None => {
+                    let path = entry.path();
+                    std::fs::remove_dir_all(&path).map_err(|e| StorageError::io(&path, e))?;
+                }
+            }
+        }
+        self.shared.metrics.partitions.set(found.len() as i64);
+        *self.shared.partitions.write() = found;
+        Ok(())
+    }
+
+    /// Indexes the log's records that their partitions have not committed, commits them and
+    /// returns the next sequence number.
+    fn replay(&mut self, wal_dir: &Path) -> Result<u64, StorageError> {
+        let committed: HashMap<i64, u64> = self
+            .shared
+            .partitions
+            .read()
+            .iter()
+            .map(|(s, p)| (*s, p.committed.load(Ordering::SeqCst)))
+            .collect();
+        let max_committed = committed.values().copied().max().unwrap_or(0);
+        // Partitions retention deleted: the log must not bring their records back.
+        let floor = read_floor(&self.shared.dir)?;
+        let deleted = |seq: u64, time_ms: i64| floor.is_some_and(|(t, s)| seq <= s && time_ms < t);
+        let cutoff = self.shared.retention_cutoff(now_ms());
+        let mut bad = 0u64;
+        let mut replayed = 0u64;
+        let mut skipped = 0u64;
+        let mut error = None;
+        let stats = wal::replay(wal_dir, 0, |first_seq, payload| {
+            let Some(records) = codec::decode_batch(payload) else {
+                bad += 1;
+                return;
+            };
+            let n = records.len() as u64;
+            for (i, encoded) in records.into_iter().enumerate() {
+                let seq = first_seq + i as u64;
+                let Some(record) = codec::decode_record(encoded) else {
+                    bad += 1;
+                    continue;
+                };
+                let p = self.shared.partition_of(record.time_ms);
+                if committed.get(&p).is_some_and(|c| *c >= seq)
+                    || cutoff.is_some_and(|c| record.time_ms < c)
+                    || deleted(seq, record.time_ms)
+                {
+                    skipped += 1;
+                    continue;
+                }
+                replayed += 1;
+                let pending = Pending {
+                    record,
+                    encoded: encoded.to_vec(),
+                };
+                if let Err(e) = self.add(seq, pending) {
+                    error.get_or_insert(e);
+                }
+            }
+            self.received = self.received.max(first_seq + n.max(1) - 1);
+        })?;
+        if let Some(e) = error {
+            return Err(e);
+        }
+        if bad > 0 {
+            return Err(StorageError::Corruption {
+                path: wal_dir.to_path_buf(),
+                detail: format!("{bad} undecodable write-ahead log records"),
+            });
+        }
+        self.received = self.received.max(max_committed);
+        self.covered = self.received;
+        if replayed > 0 {
+            self.commit_round()?;
+            tracing::info!(
+                records = replayed,
+                skipped,
+                torn = stats.torn,
+                "replayed the log store's write-ahead log"
+            );
+        }
+        let last_segment = wal::list_segments(wal_dir)?
+            .last()
+            .map_or(0, |(first, _)| *first);
+        Ok((self.received + 1).max(last_segment).max(1))
+    }
+
+    fn run(mut self) {
+        loop {
+            let interval = self.shared.config.commit_interval;
+            let deadline = self.last_commit + interval;
+            match self.shared.queue.pop(deadline, &self.shared.metrics) {
+                Popped::Abandon => return,
+                Popped::Timeout => {}
+                Popped::Job(Job::Batch {
+                    first_seq, records, ..
+                }) => {
+                    let n = records.len() as u64;
+                    for (i, pending) in records.into_iter().enumerate() {
+                        let seq = first_seq + i as u64;
+                        if let Err(e) = self.add(seq, pending) {
+                            tracing::error!(error = %e, seq, "could not index a log record; will retry");
+                        }
+                    }
+                    self.received = self.received.max(first_seq + n - 1);
+                }
+                Popped::Job(Job::Flush(reply)) => {
+                    let _ = reply.send(self.commit_round());
+                    self.last_commit = Instant::now();
+                }
+                Popped::Job(Job::Retention(now, reply)) => {
+                    let _ = reply.send(self.retention(now));
+                }
+                Popped::Job(Job::Stop) => {
+                    if let Err(e) = self.commit_round() {
+                        tracing::error!(error = %e, "final log commit failed; the log is replayed at the next start");
+                    }
+                    self.writers.clear();
+                    self.update_index_bytes();
+                    return;
+                }
+            }
+            if Instant::now() >= deadline {
+                if let Err(e) = self.commit_round() {
+                    tracing::error!(error = %e, "log commit failed");
+                }
+                self.last_commit = Instant::now();
+                self.maintenance();
+            }
+        }
+    }
+
+    /// The partition of `start`, opened or created.
+    fn partition(&mut self, start: i64) -> Result<Arc<Partition>, StorageError> {
+        if let Some(p) = self.shared.partitions.read().get(&start) {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(
+            self.shared
+                .open_partition(start, true)?
+                .ok_or_else(|| StorageError::Index("partition not created".into()))?,
+        );
+        let mut parts = self.shared.partitions.write();
+        parts.insert(start, p.clone());
+        self.shared.metrics.partitions.set(parts.len() as i64);
+        Ok(p)
+    }
+
+    /// Opens the writer of partition `start` unless it is open.
+    fn open_writer(&mut self, start: i64) -> Result<(), StorageError> {
+        if self.writers.contains_key(&start) {
+            return Ok(());
+        }
+        let p = self.partition(start)?;
+        let memory = self
+            .shared
+            .config
+            .writer_memory_bytes
+            .max(MIN_THREAD_MEMORY);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = cpus.min(8).min(memory / MIN_THREAD_MEMORY).max(1);
+        let options = IndexWriterOptions::builder()
+            .num_worker_threads(threads)
+            .memory_budget_per_thread((memory / threads).min(MAX_THREAD_MEMORY))
+            .num_merge_threads((cpus / 2).clamp(1, 4))
+            .build();
+        let writer = p.index.writer_with_options(options).map_err(index_err)?;
+        self.writers.insert(
+            start,
+            OpenWriter {
+                writer,
+                uncommitted: 0,
+                last_used: Instant::now(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds a record to its partition's writer; on failure keeps it for the next round.
+    fn add(&mut self, seq: u64, pending: Pending) -> Result<(), StorageError> {
+        let start = self.shared.partition_of(pending.record.time_ms);
+        if let Err(e) = self.open_writer(start) {
+            self.failed.insert(seq, pending);
+            return Err(e);
+        }
+        let Some(w) = self.writers.get_mut(&start) else {
+            self.failed.insert(seq, pending);
+            return Err(StorageError::Index("partition writer missing".into()));
+        };
+        let Pending {
+            mut record,
+            encoded,
+        } = pending;
+        let doc = self.shared.schema.document(seq, &mut record, &encoded);
+        if let Err(e) = w.writer.add_document(doc) {
+            self.failed.insert(seq, Pending { record, encoded });
+            return Err(index_err(e));
+        }
+        w.uncommitted += 1;
+        w.last_used = Instant::now();
+        if self.shared.hub.has_subscribers() {
+            self.tail.push(Arc::new(LogHit { seq, record }));
+        }
+        Ok(())
+    }
+
+    /// Commits every partition with new documents, reloads their readers, publishes the
+    /// round's records to live tail and deletes the log segments all committed.
+    fn commit_round(&mut self) -> Result<(), StorageError> {
+        let started = Instant::now();
+        for (seq, pending) in std::mem::take(&mut self.failed) {
+            let _ = self.add(seq, pending);
+        }
+        // Everything below the oldest record not in a writer is in one.
+        let mark = match self.failed.keys().next() {
+            Some(first) => first.saturating_sub(1).min(self.received),
+            None => self.received,
+        };
+        let payload = commit_payload(mark);
+        let mut result = Ok(());
+        let mut indexed = 0;
+        let mut any = false;
+        for (start, w) in &mut self.writers {
+            if w.uncommitted == 0 {
+                continue;
+            }
+            any = true;
+            let committed = w.writer.prepare_commit().and_then(|mut c| {
+                c.set_payload(&payload);
+                c.commit()
+            });
+            let Some(p) = self.shared.partitions.read().get(start).cloned() else {
+                continue;
+            };
+            match committed.and_then(|_| p.reader.reload()) {
+                Ok(()) => {
+                    p.committed.store(mark, Ordering::SeqCst);
+                    indexed += w.uncommitted;
+                    w.uncommitted = 0;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, partition = start, "log partition commit failed");
+                    result = Err(index_err(e));
+                }
+            }
+        }
+        if !any {
+            return Ok(());
+        }
+        self.shared.metrics.records_indexed.inc_by(indexed);
+        self.shared
+            .metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        result?;
+        self.covered = mark;
+        self.shared.hub.publish(std::mem::take(&mut self.tail));
+        if let Some(log) = &self.wal {
+            if self.last_rotate.elapsed() >= WAL_ROTATE_INTERVAL {
+                self.last_rotate = Instant::now();
+                // Closed at shutdown: the last segment stays for the next start to skip.
+                match log.rotate() {
+                    Ok(_) | Err(StorageError::ShuttingDown) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            log.remove_before(self.covered.saturating_add(1))?;
+        }
+        Ok(())
+    }
+
+    /// Periodic work between commits: closing idle writers, retention, size metric.
+    fn maintenance(&mut self) {
+        self.writers
+            .retain(|_, w| w.uncommitted > 0 || w.last_used.elapsed() < IDLE_WRITER);
+        if self.last_retention.elapsed() >= RETENTION_INTERVAL {
+            self.last_retention = Instant::now();
+            if let Err(e) = self.retention(now_ms()) {
+                tracing::error!(error = %e, "log retention failed");
+            }
+        }
+        if self.last_index_bytes.elapsed() >= INDEX_BYTES_INTERVAL {
+            self.update_index_bytes();
+        }
+    }
+
+    fn update_index_bytes(&mut self) {
+        self.last_index_bytes = Instant::now();
+        if let Ok(bytes) = crate::files::dir_size(&self.shared.partitions_dir()) {
+            self.shared.metrics.index_bytes.set(bytes as i64);
+        }
+    }
+
+    fn retention(&mut self, now: i64) -> Result<usize, StorageError> {
+        let Some(cutoff) = self.shared.retention_cutoff(now) else {
+            return Ok(0);
+        };
+        let len = self.shared.partition_len();
+        let expired: Vec<Arc<Partition>> = self
+            .shared
+            .partitions
+            .read()
+            .values()
+            .filter(|p| p.start.saturating_add(len) <= cutoff)
+            .cloned()
+            .collect();
+        for p in &expired {
+            // Its uncommitted documents are expired too.
+            self.writers.remove(&p.start);
+            self.failed
+                .retain(|_, f| self.shared.partition_of(f.record.time_ms) != p.start);
+            {
+                let mut parts = self.shared.partitions.write();
+                parts.remove(&p.start);
+                self.shared.metrics.partitions.set(parts.len() as i64);
+            }
+            std::fs::remove_dir_all(&p.dir).map_err(|e| StorageError::io(&p.dir, e))?;
+            self.shared.metrics.retention_partitions_dropped.inc();
+            tracing::info!(partition = p.start, "retention deleted a log partition");
+        }
+        if let Some(end) = expired.iter().map(|p| p.start.saturating_add(len)).max() {
+            crate::files::sync_dir(&self.shared.partitions_dir())?;
+            // Every record received so far that belonged to them is gone with them.
+            let floor = read_floor(&self.shared.dir)?.map_or(end, |(f, _)| f.max(end));
+            write_floor(&self.shared.dir, floor, self.received)?;
+            self.update_index_bytes();
+        }
+        Ok(expired.len())
+    }
+}

@@ -19,7 +19,7 @@ use std::fmt;
 use parking_lot::{Mutex, RwLock};
 use rocksdb::{ColumnFamily, DB, Direction, IteratorMode, ReadOptions, WriteBatch, WriteOptions};
 
-use super::varint::{get_bytes, get_uvarint, put_bytes, put_uvarint};
+use crate::varint::{get_bytes, get_uvarint, put_bytes, put_uvarint};
 use crate::{StorageError, is_valid_metric_name};
 
 /// Distinct entries kept per metric family; a new entry beyond it evicts the oldest.

@@ -21,11 +21,9 @@ mod codec;
 mod index;
 mod keys;
 mod metadata;
-pub(crate) mod varint;
-mod wal;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
@@ -38,6 +36,8 @@ use rocksdb::{
     WriteBatch, WriteOptions,
 };
 
+use crate::varint::{self, get_uvarint, get_varint, put_uvarint, put_varint};
+use crate::wal;
 pub use api::{AppendOutcome, SeriesId, SeriesRef, SeriesStoreConfig, SeriesWriter, reject};
 use index::Index;
 use keys::{CF_CHUNKS, CF_META, CF_SERIES};
@@ -45,7 +45,6 @@ pub use metadata::{
     METADATA_ENTRIES_PER_FAMILY, METADATA_MAX_FAMILIES, METADATA_MAX_TEXT_BYTES, MetricMetadata,
     MetricType,
 };
-use varint::{get_uvarint, get_varint, put_uvarint, put_varint};
 
 use crate::{Labels, Matcher, Sample, SeriesSamples, StorageError, StorageMetrics, now_ms};
 
@@ -334,7 +333,8 @@ impl SeriesStore {
         *self.wal.lock() = Some(Arc::new(wal::Wal::open(
             &self.wal_dir,
             next_seq,
-            self.metrics.clone(),
+            self.metrics.wal(),
+            None,
         )?));
         if stats.records > 0 {
             tracing::info!(
@@ -514,7 +514,7 @@ impl SeriesStore {
             let payload = encode_record(&created, &resolved);
             // Cloned out of the lock: concurrent appends must wait on the fsync together.
             let wal = self.wal.lock().clone().ok_or(StorageError::ShuttingDown)?;
-            wal.append(payload)?;
+            wal.append(payload, 1, ())?;
         }
         outcome.series_created = created.len() as u64;
         let mut runs = Vec::new();
@@ -895,7 +895,7 @@ impl SeriesStore {
 
     /// Bytes the store occupies on disk (RocksDB files and the write-ahead log).
     pub fn disk_usage(&self) -> Result<u64, StorageError> {
-        dir_size(&self.config.dir)
+        crate::files::dir_size(&self.config.dir)
     }
 
     // ------------------------------------------------------------------ maintenance
@@ -1227,21 +1227,4 @@ fn prefix_upper_bound(prefix: &[u8]) -> Vec<u8> {
         }
     }
     vec![0xff; prefix.len() + 1]
-}
-
-fn dir_size(path: &Path) -> Result<u64, StorageError> {
-    let mut total = 0;
-    let entries = std::fs::read_dir(path).map_err(|e| StorageError::io(path, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| StorageError::io(path, e))?;
-        let meta = entry
-            .metadata()
-            .map_err(|e| StorageError::io(entry.path(), e))?;
-        total += if meta.is_dir() {
-            dir_size(&entry.path())?
-        } else {
-            meta.len()
-        };
-    }
-    Ok(total)
 }

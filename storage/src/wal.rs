@@ -1,15 +1,21 @@
-//! The write-ahead log: every append is written and fsynced here before it is acknowledged.
+//! The write-ahead log shared by the series store and the log store: every append is written
+//! and fsynced here before it is acknowledged.
 //!
 //! One thread owns the log file. Appenders hand it encoded records over a bounded channel and
 //! wait; it drains whatever is queued, writes it, issues ONE `fdatasync` for the lot (group
-//! commit) and wakes them all. Records carry a sequence number; a checkpoint (see `store.rs`)
-//! persists everything below some sequence into RocksDB, after which the segments holding
+//! commit) and wakes them all. A record reserves one or more sequence numbers (the log store
+//! gives each log line of a batch its own); the record carries the first. Once a group is on
+//! disk, and before any of its appenders is woken, the writer hands each record's item to the
+//! optional sink in sequence order: the log store's indexer receives its batches that way, in
+//! the order of their sequence numbers, which is what lets it name one "everything up to here"
+//! position in its commits. A store persists everything below some sequence elsewhere (the
+//! series store's checkpoint, the log store's index commits), after which the segments holding
 //! only older records are deleted.
 //!
-//! Segment files are `wal/<first seq, 20 digits>.log`; a record is
+//! Segment files are `<dir>/<first seq, 20 digits>.log`; a record is
 //! `[u32 LE payload length][u32 LE crc32 of payload][payload]`, the payload starting with the
-//! record's sequence number as a varint. A torn record at the tail (a crash mid-write) ends
-//! replay; it was never acknowledged.
+//! record's (first) sequence number as a varint. A torn record at the tail (a crash mid-write)
+//! ends replay; it was never acknowledged.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -20,8 +26,9 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use super::varint::{get_uvarint, put_uvarint};
-use crate::{StorageError, StorageMetrics};
+use crate::StorageError;
+use crate::metrics::WalMetrics;
+use crate::varint::{get_uvarint, put_uvarint};
 
 /// Largest record accepted on replay; anything larger is corruption.
 const MAX_RECORD: usize = 1 << 30;
@@ -31,31 +38,39 @@ const QUEUE_CAPACITY: usize = 1024;
 
 type Reply = SyncSender<Result<u64, StorageError>>;
 
-enum Command {
+/// Receives `(first sequence number, item)` of every record once it is durable, in sequence
+/// order, on the writer thread, before the record's appender is woken.
+pub(crate) type Sink<T> = Box<dyn FnMut(u64, T) + Send>;
+
+enum Command<T> {
     Append {
         payload: Vec<u8>,
+        /// Sequence numbers the record reserves (at least 1).
+        seqs: u64,
+        item: T,
         reply: Reply,
     },
     /// Start a new segment at the next sequence number; replies with that number.
-    Rotate {
-        reply: Reply,
-    },
+    Rotate { reply: Reply },
 }
 
-pub(crate) struct Wal {
+/// The log, generic over the item handed to the sink with each durable record (`()` when
+/// there is no sink).
+pub(crate) struct Wal<T: Send + 'static = ()> {
     dir: PathBuf,
-    tx: parking_lot::Mutex<Option<SyncSender<Command>>>,
+    tx: parking_lot::Mutex<Option<SyncSender<Command<T>>>>,
     thread: parking_lot::Mutex<Option<JoinHandle<()>>>,
-    metrics: StorageMetrics,
+    metrics: WalMetrics,
 }
 
-impl Wal {
+impl<T: Send + 'static> Wal<T> {
     /// Opens the log for appending, starting a fresh segment at `next_seq`.
     pub(crate) fn open(
         dir: &Path,
         next_seq: u64,
-        metrics: StorageMetrics,
-    ) -> Result<Wal, StorageError> {
+        metrics: WalMetrics,
+        sink: Option<Sink<T>>,
+    ) -> Result<Wal<T>, StorageError> {
         fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
         let file = create_segment(dir, next_seq)?;
         let (tx, rx) = sync_channel(QUEUE_CAPACITY);
@@ -65,6 +80,7 @@ impl Wal {
             file,
             next_seq: next,
             metrics: metrics.clone(),
+            sink,
         };
         let thread = std::thread::Builder::new()
             .name("argus-wal".into())
@@ -78,10 +94,29 @@ impl Wal {
         })
     }
 
-    /// Appends one record (payload without the sequence number) and returns its sequence
-    /// number once it is on disk.
-    pub(crate) fn append(&self, payload: Vec<u8>) -> Result<u64, StorageError> {
-        self.request(|reply| Command::Append { payload, reply })
+    /// Appends one record (payload without the sequence number) reserving `seqs` sequence
+    /// numbers, and returns the first of them once the record is on disk (and `item` is with
+    /// the sink).
+    pub(crate) fn append(&self, payload: Vec<u8>, seqs: u64, item: T) -> Result<u64, StorageError> {
+        // Replay would take a larger record for corruption: refuse it before acknowledging.
+        if payload.len() + 10 > MAX_RECORD {
+            return Err(StorageError::io(
+                &self.dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "write-ahead log record of {} bytes is too large",
+                        payload.len()
+                    ),
+                ),
+            ));
+        }
+        self.request(|reply| Command::Append {
+            payload,
+            seqs: seqs.max(1),
+            item,
+            reply,
+        })
     }
 
     /// Closes the current segment and starts a new one; returns the new segment's first
@@ -90,13 +125,13 @@ impl Wal {
         self.request(|reply| Command::Rotate { reply })
     }
 
-    fn request(&self, make: impl FnOnce(Reply) -> Command) -> Result<u64, StorageError> {
+    fn request(&self, make: impl FnOnce(Reply) -> Command<T>) -> Result<u64, StorageError> {
         let tx = self.tx.lock().clone().ok_or(StorageError::ShuttingDown)?;
         let (reply, rx) = sync_channel(1);
-        self.metrics.wal_queue_depth.inc();
+        self.metrics.queue_depth.inc();
         let sent = tx.send(make(reply));
         if sent.is_err() {
-            self.metrics.wal_queue_depth.dec();
+            self.metrics.queue_depth.dec();
             return Err(StorageError::ShuttingDown);
         }
         rx.recv().map_err(|_| StorageError::ShuttingDown)?
@@ -124,37 +159,46 @@ impl Wal {
     }
 }
 
-impl Drop for Wal {
+impl<T: Send + 'static> Drop for Wal<T> {
     fn drop(&mut self) {
         self.close();
     }
 }
 
-struct Writer {
+struct Writer<T> {
     dir: PathBuf,
     file: File,
     next_seq: Arc<AtomicU64>,
-    metrics: StorageMetrics,
+    metrics: WalMetrics,
+    sink: Option<Sink<T>>,
 }
 
-impl Writer {
-    fn run(mut self, rx: Receiver<Command>) {
+/// An appender waiting for its group's fsync: its reply, first sequence number and item.
+type Waiting<T> = Vec<(Reply, u64, T)>;
+
+impl<T> Writer<T> {
+    fn run(mut self, rx: Receiver<Command<T>>) {
         let mut buf = Vec::with_capacity(MAX_GROUP_BYTES);
-        let mut waiting: Vec<(Reply, u64)> = Vec::new();
+        let mut waiting: Waiting<T> = Vec::new();
         while let Ok(first) = rx.recv() {
             let mut next = Some(first);
             while let Some(cmd) = next.take() {
-                self.metrics.wal_queue_depth.dec();
+                self.metrics.queue_depth.dec();
                 match cmd {
-                    Command::Append { payload, reply } => {
-                        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+                    Command::Append {
+                        payload,
+                        seqs,
+                        item,
+                        reply,
+                    } => {
+                        let seq = self.next_seq.fetch_add(seqs, Ordering::SeqCst);
                         let mut body = Vec::with_capacity(payload.len() + 10);
                         put_uvarint(&mut body, seq);
                         body.extend_from_slice(&payload);
                         buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
                         buf.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
                         buf.extend_from_slice(&body);
-                        waiting.push((reply, seq));
+                        waiting.push((reply, seq, item));
                     }
                     Command::Rotate { reply } => {
                         // Everything gathered so far belongs to the old segment.
@@ -176,7 +220,7 @@ impl Writer {
         let _ = self.file.sync_data();
     }
 
-    fn commit(&mut self, buf: &mut Vec<u8>, waiting: &mut Vec<(Reply, u64)>) {
+    fn commit(&mut self, buf: &mut Vec<u8>, waiting: &mut Waiting<T>) {
         if waiting.is_empty() {
             return;
         }
@@ -186,20 +230,23 @@ impl Writer {
             .write_all(buf)
             .and_then(|()| self.file.sync_data());
         self.metrics
-            .wal_fsync_seconds
+            .fsync_seconds
             .observe(started.elapsed().as_secs_f64());
-        self.metrics.wal_bytes.inc_by(buf.len() as u64);
+        self.metrics.bytes.inc_by(buf.len() as u64);
         buf.clear();
         match result {
             Ok(()) => {
-                for (reply, seq) in waiting.drain(..) {
+                for (reply, seq, item) in waiting.drain(..) {
+                    if let Some(sink) = &mut self.sink {
+                        sink(seq, item);
+                    }
                     let _ = reply.send(Ok(seq));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "write-ahead log write failed");
                 let msg = e.to_string();
-                for (reply, _) in waiting.drain(..) {
+                for (reply, _, _) in waiting.drain(..) {
                     let _ = reply.send(Err(StorageError::io(
                         &self.dir,
                         std::io::Error::other(msg.clone()),
@@ -222,9 +269,7 @@ fn create_segment(dir: &Path, first_seq: u64) -> Result<File, StorageError> {
         .open(&path)
         .map_err(|e| StorageError::io(&path, e))?;
     // The new file's directory entry must be durable too, or a crash could lose the segment.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StorageError::io(dir, e))?;
+    crate::files::sync_dir(dir)?;
     Ok(file)
 }
 
@@ -315,19 +360,19 @@ pub(crate) struct ReplayStats {
 mod tests {
     use super::*;
 
-    fn metrics() -> StorageMetrics {
-        StorageMetrics::new(&prometheus::Registry::new())
+    fn metrics() -> WalMetrics {
+        crate::StorageMetrics::new(&prometheus::Registry::new()).wal()
     }
 
     #[test]
     fn appends_replay_in_order_and_rotation_truncates() {
         let dir = tempfile::tempdir().unwrap();
-        let wal = Wal::open(dir.path(), 0, metrics()).unwrap();
-        assert_eq!(wal.append(b"a".to_vec()).unwrap(), 0);
-        assert_eq!(wal.append(b"b".to_vec()).unwrap(), 1);
+        let wal: Wal = Wal::open(dir.path(), 0, metrics(), None).unwrap();
+        assert_eq!(wal.append(b"a".to_vec(), 1, ()).unwrap(), 0);
+        assert_eq!(wal.append(b"b".to_vec(), 1, ()).unwrap(), 1);
         let rotated = wal.rotate().unwrap();
         assert_eq!(rotated, 2);
-        assert_eq!(wal.append(b"c".to_vec()).unwrap(), 2);
+        assert_eq!(wal.append(b"c".to_vec(), 1, ()).unwrap(), 2);
         let mut seen = Vec::new();
         replay(dir.path(), 1, |seq, p| seen.push((seq, p.to_vec()))).unwrap();
         assert_eq!(seen, vec![(1, b"b".to_vec()), (2, b"c".to_vec())]);
@@ -341,8 +386,8 @@ mod tests {
     #[test]
     fn torn_tail_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
-        let wal = Wal::open(dir.path(), 5, metrics()).unwrap();
-        wal.append(b"whole".to_vec()).unwrap();
+        let wal: Wal = Wal::open(dir.path(), 5, metrics(), None).unwrap();
+        wal.append(b"whole".to_vec(), 1, ()).unwrap();
         wal.close();
         let path = segment_path(dir.path(), 5);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
@@ -356,13 +401,13 @@ mod tests {
     #[test]
     fn concurrent_appends_share_fsyncs_and_get_unique_seqs() {
         let dir = tempfile::tempdir().unwrap();
-        let wal = Arc::new(Wal::open(dir.path(), 0, metrics()).unwrap());
+        let wal: Arc<Wal> = Arc::new(Wal::open(dir.path(), 0, metrics(), None).unwrap());
         let handles: Vec<_> = (0..8)
             .map(|i| {
                 let wal = wal.clone();
                 std::thread::spawn(move || {
                     (0..50)
-                        .map(|_| wal.append(vec![i]).unwrap())
+                        .map(|_| wal.append(vec![i], 1, ()).unwrap())
                         .collect::<Vec<_>>()
                 })
             })
@@ -373,5 +418,43 @@ mod tests {
             .collect();
         seqs.sort();
         assert_eq!(seqs, (0..400).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn records_reserve_seq_ranges_and_the_sink_sees_them_in_order_before_the_ack() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let sink_seen = seen.clone();
+        let sink: Sink<u64> = Box::new(move |seq, n| sink_seen.lock().push((seq, n)));
+        let wal = Arc::new(Wal::open(dir.path(), 10, metrics(), Some(sink)).unwrap());
+        let handles: Vec<_> = (1..=6u64)
+            .map(|n| {
+                let wal = wal.clone();
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let first = wal.append(vec![n as u8], n, n).unwrap();
+                    // Acknowledged only after the sink has the record.
+                    assert!(seen.lock().contains(&(first, n)));
+                    (first, n)
+                })
+            })
+            .collect();
+        let mut acked: Vec<(u64, u64)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        acked.sort();
+        let seen = seen.lock().clone();
+        assert_eq!(seen, acked, "the sink sees records in sequence order");
+        // The ranges tile 10.. without gaps or overlaps.
+        let mut next = 10;
+        for (first, n) in &acked {
+            assert_eq!(*first, next);
+            next += n;
+        }
+        assert_eq!(wal.rotate().unwrap(), next);
+        let mut replayed = Vec::new();
+        replay(dir.path(), 0, |seq, p| {
+            replayed.push((seq, u64::from(p[0])))
+        })
+        .unwrap();
+        assert_eq!(replayed, acked);
     }
 }

@@ -1,4 +1,5 @@
-//! Byte-level varints (LEB128) and zigzag, for the series table and the write-ahead log.
+//! Byte-level varints (LEB128) and zigzag, for the series table, the log record encoding and
+//! the write-ahead log.
 
 pub(crate) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64

@@ -1,0 +1,908 @@
+//! One logstash-format JSON event → one [`LogRecord`].
+//!
+//! Which field feeds which part of the record, first present (and usable) wins; the field that
+//! was used is taken out of `fields`, everything else stays there as it came:
+//!
+//! | record | fields looked at |
+//! | --- | --- |
+//! | `time_ms` | `@timestamp`, `timestamp`, `time`, `ts`: RFC 3339 with any fraction and offset (also a space instead of `T`, a comma before the fraction, no offset = UTC), or epoch seconds, milliseconds, microseconds or nanoseconds (told apart by size) as a number or a string; a value that does not parse is left in `fields`; none → the time of arrival |
+//! | `level` | `level`, `levelname`, `severity`, `log.level` (see [`normalize_level`]) |
+//! | `service` | [`LogIngestConfig::service_fields`], default `service`, `app`, `application`, `service.name`, `name` |
+//! | `host` | `host` (a string), `host.name`, `host.hostname`, `source_host`, `hostname` |
+//! | `message` | `message`, `msg`, `log` (Fluent Bit / Docker; its trailing newline removed) |
+//! | `trace_id` | `trace_id`, `traceId`, `trace.id`, `dd.trace_id`, `otelTraceID` |
+//! | `span_id` | `span_id`, `spanId`, `span.id`, `dd.span_id`, `otelSpanID` |
+//! | `fingerprint` | see [`super::fingerprint`] |
+//!
+//! A dotted name matches a key spelled that way (`{"service.name": …}`) or the nested objects
+//! (`{"service": {"name": …}}`); taking a nested value out removes objects it leaves empty.
+//! String values are used as they are (the message untrimmed, the others trimmed, empty ones
+//! skipped); numbers and booleans are written out; objects, arrays and nulls are skipped.
+
+use serde_json::{Map, Value};
+use storage::LogRecord;
+
+use super::LogIngestConfig;
+use super::fingerprint::fingerprint;
+
+const TIME_FIELDS: &[&str] = &["@timestamp", "timestamp", "time", "ts"];
+const LEVEL_FIELDS: &[&str] = &["level", "levelname", "severity", "log.level"];
+const HOST_FIELDS: &[&str] = &[
+    "host",
+    "host.name",
+    "host.hostname",
+    "source_host",
+    "hostname",
+];
+const MESSAGE_FIELDS: &[&str] = &["message", "msg", "log"];
+const TRACE_FIELDS: &[&str] = &[
+    "trace_id",
+    "traceId",
+    "trace.id",
+    "dd.trace_id",
+    "otelTraceID",
+];
+const SPAN_FIELDS: &[&str] = &["span_id", "spanId", "span.id", "dd.span_id", "otelSpanID"];
+
+/// Earliest and latest plausible epoch times (1980-01-01, 2100-01-01), ms: a number outside is
+/// not taken for a timestamp (`"time": 0.25` is a duration, not 1970).
+const EPOCH_MIN_MS: i64 = 315_532_800_000;
+const EPOCH_MAX_MS: i64 = 4_102_444_800_000;
+
+/// Why a line was not turned into a record. [`LineReject::reason`] is the label of the
+/// `argus_ingest_logs_rejects_total` counter; `Display` says what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineReject {
+    /// The bytes are not UTF-8.
+    InvalidUtf8,
+    /// Not JSON; serde's description of the error.
+    InvalidJson(String),
+    /// JSON, but not an object (the JSON type found).
+    NotAnObject(&'static str),
+    /// Longer than the configured maximum line size.
+    LineTooLong { len: usize, max: usize },
+}
+
+impl LineReject {
+    /// Short, stable name of the reason (a metric label).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LineReject::InvalidUtf8 => "invalid_utf8",
+            LineReject::InvalidJson(_) => "invalid_json",
+            LineReject::NotAnObject(_) => "not_an_object",
+            LineReject::LineTooLong { .. } => "line_too_long",
+        }
+    }
+}
+
+impl std::fmt::Display for LineReject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineReject::InvalidUtf8 => write!(f, "invalid_utf8: the line is not valid UTF-8"),
+            LineReject::InvalidJson(e) => write!(f, "invalid_json: {e}"),
+            LineReject::NotAnObject(kind) => {
+                write!(f, "not_an_object: expected a JSON object, got {kind}")
+            }
+            LineReject::LineTooLong { len, max } => write!(
+                f,
+                "line_too_long: {len} bytes, more than the {max} byte limit"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LineReject {}
+
+/// The JSON type of a value, for messages.
+pub(crate) fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Turns events into records with the settings of a [`LogIngestConfig`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Normalizer {
+    service_fields: std::sync::Arc<[String]>,
+    max_line_bytes: usize,
+}
+
+impl Normalizer {
+    pub fn new(config: &LogIngestConfig) -> Self {
+        Normalizer {
+            service_fields: config.service_fields.clone().into(),
+            max_line_bytes: config.max_line_bytes.max(1),
+        }
+    }
+
+    /// One line, without its line terminator, as bytes. `now_ms` is the time given to an event
+    /// without a usable timestamp.
+    pub fn line(&self, line: Vec<u8>, now_ms: i64) -> Result<LogRecord, LineReject> {
+        self.line_or_back(line, now_ms)
+            .map_err(|(reject, _)| reject)
+    }
+
+    /// [`Normalizer::line`], handing the line back with the reason when it is rejected.
+    pub(crate) fn line_or_back(
+        &self,
+        line: Vec<u8>,
+        now_ms: i64,
+    ) -> Result<LogRecord, (LineReject, Vec<u8>)> {
+        if line.len() > self.max_line_bytes {
+            let reject = LineReject::LineTooLong {
+                len: line.len(),
+                max: self.max_line_bytes,
+            };
+            return Err((reject, line));
+        }
+        let raw = String::from_utf8(line).map_err(|e| (LineReject::InvalidUtf8, e.into_bytes()))?;
+        self.parse(raw, now_ms)
+            .map_err(|(reject, raw)| (reject, raw.into_bytes()))
+    }
+
+    /// One event as text: `raw` becomes the record's `raw`, unchanged.
+    pub fn event(&self, raw: String, now_ms: i64) -> Result<LogRecord, LineReject> {
+        if raw.len() > self.max_line_bytes {
+            return Err(LineReject::LineTooLong {
+                len: raw.len(),
+                max: self.max_line_bytes,
+            });
+        }
+        self.parse(raw, now_ms).map_err(|(reject, _)| reject)
+    }
+
+    fn parse(&self, raw: String, now_ms: i64) -> Result<LogRecord, (LineReject, String)> {
+        match serde_json::from_str::<Value>(&raw) {
+            Ok(Value::Object(map)) => Ok(self.object(raw, map, now_ms)),
+            Ok(other) => Err((LineReject::NotAnObject(json_kind(&other)), raw)),
+            Err(e) => Err((LineReject::InvalidJson(e.to_string()), raw)),
+        }
+    }
+
+    /// An event already parsed into `map`, whose text is `raw`. Never fails.
+    pub fn object(&self, raw: String, mut map: Map<String, Value>, now_ms: i64) -> LogRecord {
+        let time_ms = take_first(&mut map, TIME_FIELDS, parse_time).unwrap_or(now_ms);
+        let level = take_first(&mut map, LEVEL_FIELDS, normalize_level);
+        let service = take_first(&mut map, &self.service_fields, scalar_text);
+        let host = take_first(&mut map, HOST_FIELDS, scalar_text);
+        let message = take_first(&mut map, MESSAGE_FIELDS, message_text).unwrap_or_default();
+        let trace_id = take_first(&mut map, TRACE_FIELDS, id_text);
+        let span_id = take_first(&mut map, SPAN_FIELDS, id_text);
+        let is_error = level
+            .as_deref()
+            .is_some_and(|l| l == "ERROR" || l == "FATAL");
+        let fingerprint = fingerprint(&map, &message, is_error);
+        LogRecord {
+            time_ms,
+            level,
+            service,
+            host,
+            message,
+            trace_id,
+            span_id,
+            fingerprint,
+            fields: map,
+            raw,
+        }
+    }
+}
+
+/// The value at a field name: the key spelled exactly so, or else, for a dotted name, the
+/// nested objects.
+pub(crate) fn get_path<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if let Some(v) = map.get(name) {
+        return Some(v);
+    }
+    if !name.contains('.') {
+        return None;
+    }
+    let mut parts = name.split('.');
+    let mut current = map.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current)
+}
+
+/// Removes the value [`get_path`] finds, and the objects that removal leaves empty.
+fn remove_path(map: &mut Map<String, Value>, name: &str) {
+    if map.remove(name).is_some() || !name.contains('.') {
+        return;
+    }
+    let parts: Vec<&str> = name.split('.').collect();
+    remove_nested(map, &parts);
+}
+
+/// Returns whether `map` is empty after the removal.
+fn remove_nested(map: &mut Map<String, Value>, parts: &[&str]) -> bool {
+    match parts {
+        [] => false,
+        [last] => {
+            map.remove(*last);
+            map.is_empty()
+        }
+        [first, rest @ ..] => {
+            let emptied = match map.get_mut(*first) {
+                Some(Value::Object(inner)) => remove_nested(inner, rest),
+                _ => false,
+            };
+            if emptied {
+                map.remove(*first);
+            }
+            map.is_empty()
+        }
+    }
+}
+
+/// The first of `names` whose value `convert` accepts, taken out of `map`.
+fn take_first<T>(
+    map: &mut Map<String, Value>,
+    names: &[impl AsRef<str>],
+    convert: impl Fn(&Value) -> Option<T>,
+) -> Option<T> {
+    for name in names {
+        let name = name.as_ref();
+        if let Some(out) = get_path(map, name).and_then(&convert) {
+            remove_path(map, name);
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// A string (trimmed, not empty), number or boolean as text.
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => {
+            let s = s.trim();
+            (!s.is_empty()).then(|| s.to_string())
+        }
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A message: a string with its trailing line break removed (Docker's `log` ends with one),
+/// or a number or boolean as text.
+fn message_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(
+            s.strip_suffix('\n')
+                .unwrap_or(s)
+                .trim_end_matches('\r')
+                .to_string(),
+        ),
+        Value::Number(_) | Value::Bool(_) => scalar_text(v),
+        _ => None,
+    }
+}
+
+/// A trace or span id; all zeros (no trace, as OpenTelemetry writes it) counts as none.
+fn id_text(v: &Value) -> Option<String> {
+    scalar_text(v).filter(|s| !s.bytes().all(|b| b == b'0'))
+}
+
+/// A timestamp field's value as ms since the epoch.
+pub(crate) fn parse_time(v: &Value) -> Option<i64> {
+    match v {
+        Value::String(s) => {
+            let s = s.trim();
+            if looks_numeric(s) {
+                s.parse::<f64>().ok().and_then(epoch_ms)
+            } else {
+                parse_rfc3339(s)
+            }
+        }
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                epoch_ms_int(i)
+            } else {
+                n.as_f64().and_then(epoch_ms)
+            }
+        }
+        _ => None,
+    }
+}
+
+fn looks_numeric(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && digits.bytes().filter(|b| *b == b'.').count() <= 1
+        && digits.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// Epoch seconds, ms, µs or ns (by magnitude) as ms, when plausible.
+fn epoch_ms(x: f64) -> Option<i64> {
+    if !x.is_finite() {
+        return None;
+    }
+    let a = x.abs();
+    let ms = if a < 1e11 {
+        x * 1e3
+    } else if a < 1e14 {
+        x
+    } else if a < 1e17 {
+        x / 1e3
+    } else {
+        x / 1e6
+    };
+    let ms = ms.floor();
+    ((EPOCH_MIN_MS as f64)..(EPOCH_MAX_MS as f64))
+        .contains(&ms)
+        .then_some(ms as i64)
+}
+
+/// [`epoch_ms`] in integers, exact for large ns values.
+fn epoch_ms_int(i: i64) -> Option<i64> {
+    let a = i.unsigned_abs();
+    let ms = if a < 100_000_000_000 {
+        i.checked_mul(1000)?
+    } else if a < 100_000_000_000_000 {
+        i
+    } else if a < 100_000_000_000_000_000 {
+        i.div_euclid(1000)
+    } else {
+        i.div_euclid(1_000_000)
+    };
+    (EPOCH_MIN_MS..EPOCH_MAX_MS).contains(&ms).then_some(ms)
+}
+
+/// RFC 3339 (`2024-05-01T12:00:00.123456+02:00`) and its common relaxations: `t` or a space
+/// for `T`, a comma before the fraction (Python's `asctime`), any number of fraction digits,
+/// `Z`/`z`, `±HH:MM`, `±HHMM` or `±HH` as offset, none meaning UTC. Years before 1970 are
+/// refused.
+pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || !s.is_ascii() {
+        return None;
+    }
+    let mut base_end = 19;
+    if matches!(b.get(19), Some(b'.' | b',')) {
+        let digits = b[20..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        base_end = 20 + digits;
+    }
+    let offset_s = parse_offset(&s[base_end..])?;
+    let mut base = s[..base_end].to_string();
+    // ASCII was checked: byte offsets are char boundaries
+    base.replace_range(10..11, "T");
+    if base_end > 19 {
+        base.replace_range(19..20, ".");
+    }
+    let t = humantime::parse_rfc3339_weak(&base).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    let ms = i64::try_from(d.as_millis()).ok()?;
+    ms.checked_sub(offset_s.checked_mul(1000)?)
+}
+
+/// Seconds east of UTC of an RFC 3339 offset suffix (empty = UTC).
+fn parse_offset(s: &str) -> Option<i64> {
+    match s {
+        "" | "Z" | "z" => return Some(0),
+        _ => {}
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if !digits.bytes().all(|c| c.is_ascii_digit()) || rest.matches(':').count() > 1 {
+        return None;
+    }
+    let (h, m) = match digits.len() {
+        2 => (digits.parse::<i64>().ok()?, 0),
+        4 => (
+            digits[..2].parse::<i64>().ok()?,
+            digits[2..].parse::<i64>().ok()?,
+        ),
+        _ => return None,
+    };
+    if h > 23 || m > 59 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
+}
+
+/// A level value as one of `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`, or else the
+/// word upper-cased.
+///
+/// Words: `warning` → `WARN`; `err` → `ERROR`; `critical`, `crit`, `emerg`, `emergency`,
+/// `alert`, `panic` → `FATAL`; `notice`, `information`, `informational` → `INFO`; `dpanic`
+/// (zap) → `ERROR`; `trc`/`dbg`/`inf`/`wrn`/`eror`/`ftl` short forms as expected. Numbers
+/// (or strings of digits): 0–7 are syslog severities (0–2 `FATAL`, 3 `ERROR`, 4 `WARN`, 5–6
+/// `INFO`, 7 `DEBUG`); from 8 on Python's levels, by range (≥ 50 `FATAL`, ≥ 40 `ERROR`, ≥ 30
+/// `WARN`, ≥ 20 `INFO`, ≥ 10 `DEBUG`, else `TRACE`). Other numbers are kept as written.
+pub(crate) fn normalize_level(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && (0.0..=1e9).contains(&f) => numeric_level(f as u64),
+            _ => n.to_string(),
+        }),
+        Value::String(s) => {
+            let s = s.trim();
+            if s.is_empty() {
+                return None;
+            }
+            if s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 9 {
+                return s.parse::<u64>().ok().map(numeric_level);
+            }
+            let lower = s.to_ascii_lowercase();
+            let word = match lower.as_str() {
+                "trace" | "trc" | "finest" => "TRACE",
+                "debug" | "dbg" | "dbug" => "DEBUG",
+                "info" | "inf" | "information" | "informational" | "notice" => "INFO",
+                "warn" | "warning" | "wrn" => "WARN",
+                "error" | "err" | "eror" | "dpanic" => "ERROR",
+                "fatal" | "ftl" | "critical" | "crit" | "emerg" | "emergency" | "alert"
+                | "panic" => "FATAL",
+                _ => return Some(s.to_uppercase()),
+            };
+            Some(word.to_string())
+        }
+        _ => None,
+    }
+}
+
+fn numeric_level(n: u64) -> String {
+    let word = match n {
+        0..=2 => "FATAL",
+        3 => "ERROR",
+        4 => "WARN",
+        5 | 6 => "INFO",
+        7 => "DEBUG",
+        50.. => "FATAL",
+        40.. => "ERROR",
+        30.. => "WARN",
+        20.. => "INFO",
+        10.. => "DEBUG",
+        _ => "TRACE",
+    };
+    word.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn normalizer() -> Normalizer {
+        Normalizer::new(&LogIngestConfig::default())
+    }
+
+    fn record(v: Value) -> LogRecord {
+        let raw = v.to_string();
+        normalizer().event(raw, NOW).expect("an object normalizes")
+    }
+
+    #[test]
+    fn logstash_v1_event_from_python() {
+        let line = r#"{"@timestamp": "2024-05-01T12:00:00.123Z", "@version": "1", "message": "user 42 logged in", "host": "web-1", "path": "/app/views.py", "tags": [], "type": "logstash", "levelname": "INFO", "logger_name": "app.views", "name": "checkout", "funcName": "login", "lineno": 17, "uuid": "9b2d"}"#;
+        let r = normalizer()
+            .line(line.as_bytes().to_vec(), NOW)
+            .expect("valid");
+        assert_eq!(r.time_ms, 1_714_564_800_123);
+        assert_eq!(r.level.as_deref(), Some("INFO"));
+        assert_eq!(r.service.as_deref(), Some("checkout"));
+        assert_eq!(r.host.as_deref(), Some("web-1"));
+        assert_eq!(r.message, "user 42 logged in");
+        assert_eq!(r.fingerprint, None);
+        assert_eq!(r.raw, line);
+        let keys: Vec<&str> = r.fields.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "@version",
+                "funcName",
+                "lineno",
+                "logger_name",
+                "path",
+                "tags",
+                "type",
+                "uuid"
+            ]
+        );
+        assert_eq!(r.fields["lineno"], json!(17));
+    }
+
+    #[test]
+    fn timestamps_in_every_accepted_form() {
+        let cases: &[(Value, i64)] = &[
+            (json!("2024-05-01T12:00:00Z"), 1_714_564_800_000),
+            (json!("2024-05-01T12:00:00.5Z"), 1_714_564_800_500),
+            (json!("2024-05-01T12:00:00.123456789Z"), 1_714_564_800_123),
+            (json!("2024-05-01T14:00:00.123+02:00"), 1_714_564_800_123),
+            (json!("2024-05-01T07:30:00-0430"), 1_714_564_800_000),
+            (json!("2024-05-01T13:00:00+01"), 1_714_564_800_000),
+            (json!("2024-05-01 12:00:00,250"), 1_714_564_800_250),
+            (json!("2024-05-01t12:00:00z"), 1_714_564_800_000),
+            (json!(1_714_564_800), 1_714_564_800_000),
+            (json!(1_714_564_800.25), 1_714_564_800_250),
+            (json!(1_714_564_800_123i64), 1_714_564_800_123),
+            (json!(1_714_564_800_123_456i64), 1_714_564_800_123),
+            (json!(1_714_564_800_123_456_789i64), 1_714_564_800_123),
+            (json!("1714564800"), 1_714_564_800_000),
+            (json!("1714564800123"), 1_714_564_800_123),
+            (json!("1714564800.5"), 1_714_564_800_500),
+        ];
+        for (v, want) in cases {
+            assert_eq!(parse_time(v), Some(*want), "{v}");
+        }
+        for bad in [
+            json!("yesterday"),
+            json!("2024-13-01T00:00:00Z"),
+            json!("2024-05-01T12:00:00+25:00"),
+            json!("2024-05-01T12:00:00."),
+            json!("1960-01-01T00:00:00Z"),
+            json!(0.25),
+            json!(-5),
+            json!(null),
+            json!({"a": 1}),
+            json!("2024-05-01T12:00:00Zjunk"),
+            json!("２０２４-05-01T12:00:00Z"),
+        ] {
+            assert_eq!(parse_time(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn time_field_order_and_fallback() {
+        let r = record(json!({"timestamp": "2024-05-01T12:00:00Z", "message": "vector"}));
+        assert_eq!(r.time_ms, 1_714_564_800_000);
+        assert!(r.fields.is_empty());
+        // an unparseable @timestamp stays in fields, the next candidate is used
+        let r = record(json!({"@timestamp": "soon", "time": "2024-05-01T12:00:00Z"}));
+        assert_eq!(r.time_ms, 1_714_564_800_000);
+        assert_eq!(r.fields["@timestamp"], json!("soon"));
+        // nothing usable: the time of arrival
+        let r = record(json!({"message": "no time", "time": 0.003}));
+        assert_eq!(r.time_ms, NOW);
+        assert_eq!(r.fields["time"], json!(0.003));
+    }
+
+    #[test]
+    fn levels() {
+        let cases: &[(Value, &str)] = &[
+            (json!("info"), "INFO"),
+            (json!("INFO"), "INFO"),
+            (json!(" Warning "), "WARN"),
+            (json!("warn"), "WARN"),
+            (json!("err"), "ERROR"),
+            (json!("error"), "ERROR"),
+            (json!("CRITICAL"), "FATAL"),
+            (json!("crit"), "FATAL"),
+            (json!("emerg"), "FATAL"),
+            (json!("alert"), "FATAL"),
+            (json!("panic"), "FATAL"),
+            (json!("fatal"), "FATAL"),
+            (json!("debug"), "DEBUG"),
+            (json!("trace"), "TRACE"),
+            (json!("notice"), "INFO"),
+            (json!("verbose"), "VERBOSE"),
+            (json!("audit"), "AUDIT"),
+            (json!(0), "FATAL"),
+            (json!(2), "FATAL"),
+            (json!(3), "ERROR"),
+            (json!(4), "WARN"),
+            (json!(5), "INFO"),
+            (json!(6), "INFO"),
+            (json!(7), "DEBUG"),
+            (json!("3"), "ERROR"),
+            (json!(10), "DEBUG"),
+            (json!(20), "INFO"),
+            (json!(30), "WARN"),
+            (json!(40), "ERROR"),
+            (json!(50), "FATAL"),
+            (json!(35), "WARN"),
+            (json!(9), "TRACE"),
+            (json!(-1), "-1"),
+            (json!(2.5), "2.5"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(normalize_level(v).as_deref(), Some(*want), "{v}");
+        }
+        assert_eq!(normalize_level(&json!("")), None);
+        assert_eq!(normalize_level(&json!(null)), None);
+        assert_eq!(normalize_level(&json!({"name": "x"})), None);
+        // the first level field wins, ECS's nested log.level is found too
+        let r = record(json!({"log": {"level": "warning", "logger": "db"}, "message": "m"}));
+        assert_eq!(r.level.as_deref(), Some("WARN"));
+        assert_eq!(r.fields["log"], json!({"logger": "db"}));
+        let r = record(json!({"severity": "ERROR", "level": "info"}));
+        assert_eq!(r.level.as_deref(), Some("INFO"));
+        assert_eq!(r.fields["severity"], json!("ERROR"));
+    }
+
+    #[test]
+    fn service_from_the_configured_fields() {
+        let cases: &[(Value, &str)] = &[
+            (json!({"service": "a", "app": "b", "name": "n"}), "a"),
+            (json!({"app": "b", "application": "c"}), "b"),
+            (json!({"application": "c", "name": "n"}), "c"),
+            (json!({"service.name": "d", "name": "n"}), "d"),
+            (json!({"service": {"name": "e", "version": "1"}}), "e"),
+            (json!({"name": "logger.x"}), "logger.x"),
+            (json!({"service": "  ", "app": "f"}), "f"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(record(v.clone()).service.as_deref(), Some(*want), "{v}");
+        }
+        let r = record(json!({"service": {"name": "e", "version": "1"}}));
+        assert_eq!(r.fields["service"], json!({"version": "1"}));
+        let r = record(json!({"service": {"name": "e"}, "x": 1}));
+        assert_eq!(r.fields.get("service"), None, "emptied object removed");
+        assert_eq!(record(json!({"message": "m"})).service, None);
+
+        let custom = Normalizer::new(&LogIngestConfig {
+            service_fields: vec!["kubernetes.container_name".into(), "app".into()],
+            ..LogIngestConfig::default()
+        });
+        let raw = json!({"kubernetes": {"container_name": "api", "pod": "p"}, "service": "s"})
+            .to_string();
+        let r = custom.event(raw, NOW).expect("object");
+        assert_eq!(r.service.as_deref(), Some("api"));
+        assert_eq!(r.fields["service"], json!("s"));
+    }
+
+    #[test]
+    fn host_message_and_ids() {
+        let r = record(
+            json!({"host": {"name": "h1", "ip": ["10.0.0.1"]}, "log": "line\n", "stream": "stdout"}),
+        );
+        assert_eq!(r.host.as_deref(), Some("h1"));
+        assert_eq!(r.message, "line");
+        assert_eq!(r.fields["host"], json!({"ip": ["10.0.0.1"]}));
+        let r = record(json!({"host": {"hostname": "h2"}, "msg": "m"}));
+        assert_eq!(r.host.as_deref(), Some("h2"));
+        assert_eq!(r.message, "m");
+        let r = record(json!({"source_host": "h3", "hostname": "h4", "message": 42}));
+        assert_eq!(r.host.as_deref(), Some("h3"));
+        assert_eq!(r.message, "42");
+        assert_eq!(r.fields["hostname"], json!("h4"));
+        let r = record(json!({"message": {"nested": true}, "msg": "fallback"}));
+        assert_eq!(r.message, "fallback");
+        assert_eq!(r.fields["message"], json!({"nested": true}));
+
+        for (v, trace, span) in [
+            (json!({"trace_id": "abc", "span_id": "def"}), "abc", "def"),
+            (json!({"traceId": "abc", "spanId": "def"}), "abc", "def"),
+            (
+                json!({"trace": {"id": "abc"}, "span": {"id": "def"}}),
+                "abc",
+                "def",
+            ),
+            (json!({"trace.id": "abc", "span.id": "def"}), "abc", "def"),
+            (
+                json!({"dd": {"trace_id": 1234567890123u64, "span_id": "987"}}),
+                "1234567890123",
+                "987",
+            ),
+            (
+                json!({"otelTraceID": "abc", "otelSpanID": "def"}),
+                "abc",
+                "def",
+            ),
+        ] {
+            let r = record(v.clone());
+            assert_eq!(r.trace_id.as_deref(), Some(trace), "{v}");
+            assert_eq!(r.span_id.as_deref(), Some(span), "{v}");
+            assert!(r.fields.is_empty(), "{v}: {:?}", r.fields);
+        }
+        let r = record(json!({"otelTraceID": "0", "otelSpanID": "0000000000000000"}));
+        assert_eq!((r.trace_id, r.span_id), (None, None));
+    }
+
+    #[test]
+    fn bad_lines_are_typed() {
+        let n = Normalizer::new(&LogIngestConfig {
+            max_line_bytes: 32,
+            ..LogIngestConfig::default()
+        });
+        assert_eq!(
+            n.line(b"\xff\xfe{}".to_vec(), NOW),
+            Err(LineReject::InvalidUtf8)
+        );
+        assert!(matches!(
+            n.line(b"{\"a\":".to_vec(), NOW),
+            Err(LineReject::InvalidJson(_))
+        ));
+        assert!(matches!(
+            n.line(b"not json".to_vec(), NOW),
+            Err(LineReject::InvalidJson(_))
+        ));
+        assert_eq!(
+            n.line(b"[1,2]".to_vec(), NOW),
+            Err(LineReject::NotAnObject("an array"))
+        );
+        assert_eq!(
+            n.line(b"\"text\"".to_vec(), NOW),
+            Err(LineReject::NotAnObject("a string"))
+        );
+        let long = format!("{{\"message\":\"{}\"}}", "x".repeat(40));
+        let err = n.line(long.into_bytes(), NOW).expect_err("too long");
+        assert_eq!(err.reason(), "line_too_long");
+        assert_eq!(
+            err.to_string(),
+            "line_too_long: 54 bytes, more than the 32 byte limit"
+        );
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(
+            n.line(deep.into_bytes(), NOW).map_err(|e| e.reason()),
+            Err("line_too_long")
+        );
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let unlimited = normalizer();
+        assert_eq!(
+            unlimited
+                .line(deep.into_bytes(), NOW)
+                .map_err(|e| e.reason()),
+            Err("invalid_json")
+        );
+    }
+
+    /// Any JSON, keys drawn from the names the normalizer looks at and a few others.
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,40}".prop_map(Value::String),
+            "[0-9]{1,20}(\\.[0-9]{0,9})?".prop_map(Value::String),
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}([.,][0-9]{0,12})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
+                .prop_map(Value::String),
+            "(Traceback \\(most recent call last\\):\n  File \"/a/b.py\", line [0-9]+, in f\n)?[A-Za-z.]{0,20}: .{0,30}(\n\tat [a-z.]+\\([A-Za-z]+\\.java:[0-9]+\\)){0,4}"
+                .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((key(), inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "@timestamp",
+                "timestamp",
+                "time",
+                "ts",
+                "level",
+                "levelname",
+                "severity",
+                "log",
+                "log.level",
+                "service",
+                "service.name",
+                "name",
+                "app",
+                "application",
+                "host",
+                "hostname",
+                "source_host",
+                "message",
+                "msg",
+                "trace_id",
+                "traceId",
+                "trace",
+                "id",
+                "span",
+                "span_id",
+                "dd",
+                "exc_info",
+                "exc_text",
+                "stack_trace",
+                "stacktrace",
+                "exception",
+                "error",
+                "error.message",
+                "error.type",
+                "error.stack",
+                "type",
+                "stack",
+                "err",
+            ])
+            .prop_map(str::to_string),
+            ".{0,12}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_object_normalizes(
+            entries in prop::collection::vec((key(), arb_json()), 0..12),
+        ) {
+            let map: Map<String, Value> = entries.into_iter().collect();
+            let raw = Value::Object(map).to_string();
+            let r = normalizer().event(raw.clone(), NOW);
+            let r = r.expect("every object normalizes");
+            prop_assert_eq!(&r.raw, &raw);
+            prop_assert!(r.time_ms == NOW || (EPOCH_MIN_MS - 86_400_000..EPOCH_MAX_MS + 86_400_000).contains(&r.time_ms));
+            if let Some(fp) = &r.fingerprint {
+                prop_assert_eq!(fp.len(), 16);
+            }
+            if let Some(level) = &r.level {
+                prop_assert!(!level.is_empty());
+            }
+        }
+
+        #[test]
+        fn any_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = normalizer().line(bytes, NOW);
+        }
+
+        #[test]
+        fn any_text_never_panics(s in ".{0,200}") {
+            let _ = normalizer().event(s.clone(), NOW);
+            let _ = parse_rfc3339(&s);
+            let _ = parse_time(&Value::String(s));
+        }
+    }
+}
+
+/// Normalisation throughput on realistic ~400-byte logstash events. Run optimised:
+/// `cargo test --release -p ingest logs::normalize::bench -- --ignored --nocapture`.
+#[cfg(test)]
+mod bench {
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    #[ignore = "benchmark: run optimised with --ignored --nocapture"]
+    fn normalize_lines_per_second() {
+        let n = 200_000;
+        let lines: Vec<Vec<u8>> = (0..n)
+            .map(|i| {
+                let level = ["INFO", "DEBUG", "WARNING", "ERROR"][i % 4];
+                format!(
+                    r#"{{"@timestamp":"2024-05-01T12:{:02}:{:02}.{:03}Z","@version":"1","message":"GET /api/orders/{i} returned 200 in {}ms for user {}","host":"web-{}","path":"/srv/app/views.py","tags":[],"type":"logstash","levelname":"{level}","logger_name":"shop.views","name":"checkout","funcName":"get_order","lineno":{},"uuid":"{:08x}-9b2d-4c1e-8f00-{:012x}","request":{{"method":"GET","status":200}}}}"#,
+                    (i / 60) % 60,
+                    i % 60,
+                    i % 1000,
+                    i % 900,
+                    i % 5000,
+                    i % 8,
+                    40 + i % 30,
+                    i,
+                    i * 7
+                )
+                .into_bytes()
+            })
+            .collect();
+        let bytes: usize = lines.iter().map(Vec::len).sum();
+        let normalizer = Normalizer::new(&LogIngestConfig::default());
+        let started = Instant::now();
+        let mut fingerprints = 0;
+        for line in lines {
+            let r = normalizer.line(line, 0).expect("valid line");
+            fingerprints += usize::from(r.fingerprint.is_some());
+        }
+        let took = started.elapsed().as_secs_f64();
+        println!(
+            "normalize: {n} lines of {} bytes on average in {took:.2} s: {:.0} lines/s, {:.1} MB/s ({fingerprints} fingerprinted)",
+            bytes / n,
+            n as f64 / took,
+            bytes as f64 / took / 1e6
+        );
+    }
+}

@@ -1,0 +1,37 @@
+//! File-system helpers shared by the stores.
+
+use std::path::Path;
+
+use crate::StorageError;
+
+/// Bytes of every file under `path`, recursively. Files that vanish during the walk (a
+/// compaction or merge deleting them) count as zero; a missing `path` is 0 bytes.
+pub(crate) fn dir_size(path: &Path) -> Result<u64, StorageError> {
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(StorageError::io(path, e)),
+    };
+    let mut total = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| StorageError::io(path, e))?;
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(StorageError::io(entry.path(), e)),
+        };
+        total += if meta.is_dir() {
+            dir_size(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
+
+/// Makes the directory entries of `dir` (files created, renamed or removed in it) durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StorageError::io(dir, e))
+}
