@@ -281,3 +281,56 @@ async fn acknowledged_lines_survive_kill_9_once() {
     let data = search(&argus, &[("q", "k:kill"), ("start", "0"), ("limit", "0")]).await;
     assert_eq!(data["total"], acknowledged, "{data}");
 }
+
+#[tokio::test]
+async fn live_tail_streams_new_matching_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let argus = Argus::start(dir.path(), &[]);
+    let mut tail = argus
+        .client()
+        .get(argus.url("/api/v1/logs/tail"))
+        .query(&[("q", "service:tailed AND level:error")])
+        .send()
+        .await
+        .expect("tail opens");
+    assert_eq!(tail.status(), 200);
+    assert!(
+        tail.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/event-stream"))
+    );
+    let body = "{\"message\":\"tail one\",\"service\":\"tailed\",\"level\":\"error\"}\n\
+                {\"message\":\"not this\",\"service\":\"tailed\",\"level\":\"info\"}\n\
+                {\"message\":\"nor this\",\"service\":\"other\",\"level\":\"error\"}\n\
+                {\"message\":\"tail two\",\"service\":\"tailed\",\"level\":\"error\"}\n";
+    let resp = argus
+        .client()
+        .post(argus.url("/api/v1/logs"))
+        .body(body)
+        .send()
+        .await
+        .expect("posts");
+    assert_eq!(resp.status(), 200);
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while text.matches("event: log").count() < 2 {
+        let chunk = tokio::time::timeout_at(deadline, tail.chunk())
+            .await
+            .expect("two lines within 10 s")
+            .expect("stream reads")
+            .expect("stream stays open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        text.contains("tail one") && text.contains("tail two"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("not this") && !text.contains("nor this"),
+        "{text}"
+    );
+    let (status, _) = argus
+        .get_text("/api/v1/logs/tail", &[("q", "level:(")])
+        .await;
+    assert_eq!(status, 400);
+}

@@ -5,8 +5,8 @@
 //!   (default 100, at most 10,000), `sort` (`newest`, the default, or `oldest`), `cursor` (the
 //!   `next_cursor` of the previous page), `buckets` (histogram buckets over the range, default
 //!   60, 0 for none), `facets` (top values per facet, default 10, 0 for none).
-//! - `GET /api/v1/logs/tail`: `q`; Server-Sent Events, one `log` event per new matching line,
-//!   oldest first, from the moment of the request.
+//! - `GET /api/v1/logs/tail`: `q`; Server-Sent Events, one `log` event per new matching line
+//!   as the store commits it, oldest first, from the moment of the request.
 //! - `GET|POST /api/v1/errors`: `start`, `end`, `limit` (default 100): error groups, each with
 //!   the search query that lists its lines.
 //!
@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
-use storage::{LogCursor, LogHit, LogOrder, LogQuery, LogStore, now_ms};
+use storage::{LogCursor, LogHit, LogOrder, LogQuery, LogStore, LogSubscription, now_ms};
 
 use super::params::{Params, time_param};
 use super::success;
@@ -36,8 +36,6 @@ const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 10_000;
 /// Default look-back of a search without `start`.
 const DEFAULT_RANGE_MS: i64 = 3600 * 1000;
-/// How often a live tail looks for new lines; lines are searchable within about a second.
-const TAIL_POLL: Duration = Duration::from_millis(500);
 
 /// The log routes, for the binary to merge into its HTTP server.
 pub fn logs_router(store: Arc<LogStore>) -> Router {
@@ -220,81 +218,49 @@ async fn search(
     Ok(success(body, Vec::new()))
 }
 
-/// Live tail: polls the store for lines after the last one sent, oldest first. Polling the
-/// search keeps one query language and one matcher for search and tail.
+/// Live tail: records as the store commits them (about a second after they are written), the
+/// ones matching `q` sent as `log` events, oldest first. A client that falls behind the store's
+/// tail buffer gets a `dropped` event with the number of lines it missed.
 async fn tail(State(store): State<Arc<LogStore>>, params: Params) -> Result<Response, QueryError> {
     let q = params.get("q").unwrap_or("").to_string();
-    // Validate the query once, up front, so a bad one answers 400 rather than an empty stream.
-    let probe = LogQuery {
-        query: q.clone(),
-        start_ms: 0,
-        end_ms: 0,
-        limit: 0,
-        order: LogOrder::OldestFirst,
-        after: None,
-        histogram_bucket_ms: None,
-        facet_limit: 0,
-    };
+    // Subscribe before validating, so nothing committed in between is missed; a bad query
+    // answers 400 rather than an empty stream.
+    let subscription = store.subscribe();
     {
-        let store = store.clone();
-        blocking(move || Ok(store.search(&probe)?)).await?;
+        let (store, q) = (store.clone(), q.clone());
+        blocking(move || Ok(store.filter_hits(&q, Vec::new())?)).await?;
     }
-    let started = now_ms();
-    let stream = async_stream_of(store, q, started);
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response())
-}
-
-fn async_stream_of(
-    store: Arc<LogStore>,
-    q: String,
-    started: i64,
-) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
     let state = TailState {
         store,
         q,
-        after: None,
-        since: started,
+        subscription,
         pending: std::collections::VecDeque::new(),
     };
-    futures_util::stream::unfold(state, |mut state| async move {
+    let stream = futures_util::stream::unfold(state, |mut state| async move {
         loop {
-            if let Some(hit) = state.pending.pop_front() {
-                let event = Event::default()
-                    .event("log")
-                    .json_data(hit_json(hit))
-                    .unwrap_or_else(|_| Event::default().comment("unencodable line"));
-                return Some((Ok(event), state));
+            if let Some(event) = state.pending.pop_front() {
+                return Some((Ok::<_, Infallible>(event), state));
             }
-            tokio::time::sleep(TAIL_POLL).await;
-            let query = LogQuery {
-                query: state.q.clone(),
-                // Lines arrive late (shippers batch, clocks drift): look a minute back from
-                // the start and rely on the cursor to send each line once.
-                start_ms: state.since.saturating_sub(60_000),
-                end_ms: i64::MAX / 2,
-                limit: 1000,
-                order: LogOrder::OldestFirst,
-                after: state.after,
-                histogram_bucket_ms: None,
-                facet_limit: 0,
-            };
-            let store = state.store.clone();
-            match tokio::task::spawn_blocking(move || store.search(&query)).await {
-                Ok(Ok(result)) => {
-                    for hit in result.hits {
-                        state.after = Some(LogCursor {
-                            time_ms: hit.record.time_ms,
-                            seq: hit.seq,
-                        });
-                        if hit.record.time_ms >= state.since.saturating_sub(60_000) {
-                            state.pending.push_back(hit);
-                        }
-                    }
-                }
+            let batch = std::future::poll_fn(|cx| state.subscription.poll_recv(cx)).await?;
+            if batch.dropped > 0 {
+                state.pending.push_back(
+                    Event::default()
+                        .event("dropped")
+                        .data(batch.dropped.to_string()),
+                );
+            }
+            let (store, q) = (state.store.clone(), state.q.clone());
+            let matched =
+                tokio::task::spawn_blocking(move || store.filter_hits(&q, batch.hits)).await;
+            match matched {
+                Ok(Ok(hits)) => state.pending.extend(hits.into_iter().map(|hit| {
+                    Event::default()
+                        .event("log")
+                        .json_data(hit_json(hit.as_ref().clone()))
+                        .unwrap_or_else(|_| Event::default().comment("unencodable line"))
+                })),
                 Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "live tail search failed");
+                    tracing::warn!(error = %e, "live tail filter failed");
                     return None;
                 }
                 Err(e) => {
@@ -303,15 +269,17 @@ fn async_stream_of(
                 }
             }
         }
-    })
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 struct TailState {
     store: Arc<LogStore>,
     q: String,
-    after: Option<LogCursor>,
-    since: i64,
-    pending: std::collections::VecDeque<LogHit>,
+    subscription: LogSubscription,
+    pending: std::collections::VecDeque<Event>,
 }
 
 #[derive(Serialize)]
