@@ -334,3 +334,40 @@ async fn live_tail_streams_new_matching_lines() {
         .await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn retention_drops_an_old_partition_and_keeps_the_recent_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut argus = Argus::start(dir.path(), &["--retention", "0"]);
+    let now = storage::now_ms();
+    let old = now - 10 * 24 * 3600 * 1000;
+    let body = format!(
+        "{{\"@timestamp\":{old},\"message\":\"ancient line\"}}\n\
+         {{\"@timestamp\":{now},\"message\":\"recent line\"}}\n"
+    );
+    let resp = argus
+        .client()
+        .post(argus.url("/api/v1/logs"))
+        .body(body)
+        .send()
+        .await
+        .expect("posts");
+    assert_eq!(resp.status(), 200);
+    wait_for_total(&argus, "line", 2).await;
+    let partitions = || {
+        std::fs::read_dir(dir.path().join("logs/partitions"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(partitions(), 2, "one partition per day");
+    assert!(argus.terminate().success());
+
+    // Restarted with a 3-day retention, the 10-day-old partition goes, the recent one stays.
+    let argus = Argus::start(dir.path(), &["--retention", "3d"]);
+    eventually(Duration::from_secs(10), || async {
+        let data = search(&argus, &[("q", "ancient"), ("start", "0"), ("limit", "0")]).await;
+        (data["total"] == 0 && partitions() == 1).then_some(())
+    })
+    .await;
+    wait_for_total(&argus, "recent", 1).await;
+}

@@ -876,7 +876,8 @@ impl Indexer {
             tail: Vec::new(),
             last_commit: now,
             last_rotate: now,
-            last_retention: now,
+            // Due at the first tick: a restart with a shorter retention deletes at once.
+            last_retention: now.checked_sub(RETENTION_INTERVAL).unwrap_or(now),
             last_index_bytes: now,
         }
     }
