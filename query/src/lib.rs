@@ -4,7 +4,8 @@
 //! `/api/v1/query_range`, `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/{name}/values`,
 //! `/api/v1/metadata`, the status pages Grafana reads (Prometheus' parameters, JSON envelope
 //! and error types, GET and form POST), and `/api/v1/export` (raw samples as JSON lines, the
-//! VictoriaMetrics format). Log search and trace search (Jaeger-compatible) arrive here next.
+//! VictoriaMetrics format); and the log APIs over the log store ([`logs_router`]: search, live
+//! tail, error groups). Trace search (Jaeger-compatible) arrives here next.
 //!
 //! The crate exposes one [`router`] that the binary merges into its HTTP server, the typed
 //! [`QueryConfig`] it takes, and the [`QueryError`] every handler answers with. Series
