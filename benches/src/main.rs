@@ -4,8 +4,11 @@
 //! `argus`, runs every scenario against fresh servers on 127.0.0.1 and prints a markdown report.
 //! See `benches/README.md`.
 
+mod bare;
 mod disk;
 mod http;
+mod loggen;
+mod logs;
 mod memory;
 mod procfs;
 mod proto;
@@ -48,9 +51,19 @@ enum Scenario {
     QueryHistogram,
     /// PromQL instant selectors picking 1,000 of 100,000 series (query).
     QuerySelector,
+    /// The log ingest ceiling: a bare tantivy indexer in this process fed the same normalized
+    /// events, with the store's schema and as many indexing threads as Argus uses.
+    LogsBareTantivy,
+    /// Log lines/s and MB/s over logstash json_lines TCP until searchable.
+    LogsTcp,
+    /// Log lines/s and MB/s through POST /es/_bulk until searchable.
+    LogsBulk,
+    /// Log search latency (term, phrase, level AND service, broad) over 10 M lines; index bytes
+    /// per line.
+    LogsSearch,
 }
 
-const ALL: [Scenario; 8] = [
+const ALL: [Scenario; 12] = [
     Scenario::Statsd,
     Scenario::Import,
     Scenario::RemoteWrite,
@@ -59,6 +72,10 @@ const ALL: [Scenario; 8] = [
     Scenario::QueryRate,
     Scenario::QueryHistogram,
     Scenario::QuerySelector,
+    Scenario::LogsBareTantivy,
+    Scenario::LogsTcp,
+    Scenario::LogsBulk,
+    Scenario::LogsSearch,
 ];
 
 /// A remote_write request shape: `SERIESxSAMPLES` (series per request x samples per series).
@@ -87,7 +104,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))
 }
 
-/// Benchmarks of the argus binary: StatsD, import, remote_write, disk, memory and PromQL queries.
+/// Benchmarks of the argus binary: StatsD, import, remote_write, disk, memory, PromQL queries
+/// and logs (ingest over TCP and _bulk against bare tantivy, search).
 ///
 /// Every scenario starts its own `argus serve` on 127.0.0.1 port 0 with a fresh data directory
 /// and `--retention 0`, drives it over real sockets, and stops it with SIGTERM.
@@ -250,6 +268,32 @@ pub(crate) struct Opts {
     /// Queries: seed of the data generators.
     #[arg(long, default_value_t = 7)]
     pub(crate) query_seed: u64,
+
+    /// Logs: events sent by logs-tcp and logs-bulk and indexed by logs-bare-tantivy (about
+    /// 400 bytes each, generated before the clock starts).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) logs_events: u64,
+    /// Logs: seed of the event generator.
+    #[arg(long, default_value_t = 11)]
+    pub(crate) logs_seed: u64,
+    /// logs-tcp: concurrent json_lines connections.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) logs_tcp_connections: usize,
+    /// logs-bulk and logs-search: concurrent _bulk clients.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) logs_bulk_clients: usize,
+    /// logs-bulk and logs-search: _bulk body size in bytes (Fluent Bit-style create actions).
+    #[arg(long, default_value_t = 4 << 20)]
+    pub(crate) logs_bulk_bytes: usize,
+    /// logs-search: lines loaded before searching.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub(crate) logs_search_events: u64,
+    /// logs-search: hours the loaded lines are spread over (ending a minute before the run).
+    #[arg(long, default_value_t = 24.0)]
+    pub(crate) logs_search_hours: f64,
+    /// logs-search: measured runs per query (after one checked warm-up; at most 60 s each).
+    #[arg(long, default_value_t = 20)]
+    pub(crate) logs_search_runs: usize,
 }
 
 /// What every scenario needs: the binary, a place for data, an HTTP client and its runtime.
@@ -321,6 +365,9 @@ fn run(mut opts: Opts) -> Result<bool> {
         opts.query_hist_series = 10;
         opts.query_selector_series = 10_000;
         opts.query_settle = Duration::from_secs(1);
+        opts.logs_events = 30_000;
+        opts.logs_search_events = 200_000;
+        opts.logs_search_runs = 5;
     }
     let mut order = Vec::new();
     for s in &opts.scenarios {
@@ -373,6 +420,10 @@ fn run(mut opts: Opts) -> Result<bool> {
             Scenario::QueryRate => query::run_rate(&ctx),
             Scenario::QueryHistogram => query::run_histogram(&ctx),
             Scenario::QuerySelector => query::run_selector(&ctx),
+            Scenario::LogsBareTantivy => logs::run_bare(&ctx),
+            Scenario::LogsTcp => logs::run_tcp(&ctx),
+            Scenario::LogsBulk => logs::run_bulk(&ctx),
+            Scenario::LogsSearch => logs::run_search(&ctx),
             Scenario::All => Vec::new(),
         };
         eprintln!(
@@ -386,6 +437,7 @@ fn run(mut opts: Opts) -> Result<bool> {
         }
         scenarios.extend(reports);
     }
+    logs::compare_with_bare(&mut scenarios, ctx.machine_cores());
 
     let report = Report {
         started_utc: report::utc(started),

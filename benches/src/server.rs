@@ -143,6 +143,8 @@ pub(crate) struct Server {
     child: Child,
     pub(crate) http: SocketAddr,
     pub(crate) statsd: Option<SocketAddr>,
+    /// The logstash json_lines listener (`--logstash 127.0.0.1:0`).
+    pub(crate) logstash: Option<SocketAddr>,
     log_path: PathBuf,
 }
 
@@ -166,6 +168,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--http", "127.0.0.1:0", "--statsd", "127.0.0.1:0"])
+            .args(["--logstash", "127.0.0.1:0"])
             .args(["--statsd-flush-interval", &flush])
             .args(["--retention", "0"])
             .args(&opts.extra_args)
@@ -221,6 +224,7 @@ impl Server {
             child,
             http,
             statsd: addr("statsd"),
+            logstash: addr("logstash"),
             log_path: log_path.to_path_buf(),
         })
     }
