@@ -1067,7 +1067,14 @@ impl Indexer {
             .memory_budget_per_thread((memory / threads).min(MAX_THREAD_MEMORY))
             .num_merge_threads((cpus / 2).clamp(1, 4))
             .build();
-        let writer = p.index.writer_with_options(options).map_err(index_err)?;
+        let writer: tantivy::IndexWriter =
+            p.index.writer_with_options(options).map_err(index_err)?;
+        // Commits every half second make many small segments; merging them in larger first
+        // batches rewrites each document fewer times (the default merges every 8).
+        let mut policy = tantivy::merge_policy::LogMergePolicy::default();
+        policy.set_min_num_segments(16);
+        policy.set_min_layer_size(100_000);
+        writer.set_merge_policy(Box::new(policy));
         self.writers.insert(
             start,
             OpenWriter {
