@@ -413,7 +413,7 @@ fn ingest_run(
     let bench_cpu = (own1 - own0) / total_s;
     let raw_per_line = raw as f64 / n as f64;
     let index_per_line = closed.partitions as f64 / n as f64;
-    let threads = bare::argus_indexing_threads(ctx.machine_cores());
+    let threads = bare::argus_indexing_threads();
     let mut r = ScenarioReport::new(scenario, variant);
     r.value = Some(rate);
     r.result = format!(
@@ -522,7 +522,7 @@ fn ingest_run(
 // logs-bare-tantivy
 
 pub(crate) fn run_bare(ctx: &Ctx) -> Vec<ScenarioReport> {
-    let argus_threads = bare::argus_indexing_threads(ctx.machine_cores());
+    let argus_threads = bare::argus_indexing_threads();
     let mut threads = vec![argus_threads];
     if argus_threads > 1 {
         threads.push(1);
@@ -587,7 +587,7 @@ fn bare_one(
     eprintln!("logs-bare-tantivy: {variant}: indexing ...");
     let own0 = procfs::own_cpu_seconds();
     let t = Instant::now();
-    let mut ix = BareIndexer::create(&dir, threads, ctx.machine_cores())?;
+    let mut ix = BareIndexer::create(&dir, threads)?;
     for r in records.iter_mut() {
         ix.add(r)?;
     }
@@ -633,7 +633,7 @@ fn bare_one(
     r.notes.push(format!(
         "writer: {threads} indexing thread(s) sharing {} MB, {} merge thread(s), as the store \
          configures its partition writers",
-        bare::WRITER_MEMORY_BYTES >> 20,
+        bare::writer_memory_bytes() >> 20,
         (ctx.machine_cores() / 2).clamp(1, 4)
     ));
     r.details = serde_json::json!({
@@ -653,8 +653,8 @@ fn bare_one(
 
 /// Fills the target columns of `logs-tcp` and `logs-bulk` from the bare indexer's row with the
 /// same thread count, when both ran.
-pub(crate) fn compare_with_bare(reports: &mut [ScenarioReport], cores: usize) {
-    let threads = bare::argus_indexing_threads(cores);
+pub(crate) fn compare_with_bare(reports: &mut [ScenarioReport]) {
+    let threads = bare::argus_indexing_threads();
     let bare = reports
         .iter()
         .find(|r| {

@@ -437,7 +437,7 @@ fn run(mut opts: Opts) -> Result<bool> {
         }
         scenarios.extend(reports);
     }
-    logs::compare_with_bare(&mut scenarios, ctx.machine_cores());
+    logs::compare_with_bare(&mut scenarios);
 
     let report = Report {
         started_utc: report::utc(started),

@@ -27,9 +27,9 @@ mod wal;
 
 pub use error::StorageError;
 pub use logs::{
-    ErrorGroup, LogAppendOutcome, LogCursor, LogHit, LogOrder, LogQuery, LogRecord,
+    BareLogIndex, ErrorGroup, LogAppendOutcome, LogCursor, LogHit, LogOrder, LogQuery, LogRecord,
     LogSearchResult, LogStore, LogStoreConfig, LogSubscription, LogWriter, TAIL_CAPACITY,
-    TailBatch, reject as log_reject,
+    TailBatch, log_indexing_threads, reject as log_reject,
 };
 pub use metrics::{LogMetrics, MetricsRegistrar, StorageMetrics};
 pub use model::{

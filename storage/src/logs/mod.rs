@@ -1055,26 +1055,7 @@ impl Indexer {
             return Ok(());
         }
         let p = self.partition(start)?;
-        let memory = self
-            .shared
-            .config
-            .writer_memory_bytes
-            .max(MIN_THREAD_MEMORY);
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads = cpus.min(8).min(memory / MIN_THREAD_MEMORY).max(1);
-        let options = IndexWriterOptions::builder()
-            .num_worker_threads(threads)
-            .memory_budget_per_thread((memory / threads).min(MAX_THREAD_MEMORY))
-            .num_merge_threads((cpus / 2).clamp(1, 4))
-            .build();
-        let writer: tantivy::IndexWriter =
-            p.index.writer_with_options(options).map_err(index_err)?;
-        // Commits every half second make many small segments; merging them in larger first
-        // batches rewrites each document fewer times (the default merges every 8).
-        let mut policy = tantivy::merge_policy::LogMergePolicy::default();
-        policy.set_min_num_segments(16);
-        policy.set_min_layer_size(100_000);
-        writer.set_merge_policy(Box::new(policy));
+        let writer = new_writer(&p.index, self.shared.config.writer_memory_bytes, None)?;
         self.writers.insert(
             start,
             OpenWriter {
@@ -1236,5 +1217,95 @@ impl Indexer {
             self.update_index_bytes();
         }
         Ok(expired.len())
+    }
+}
+
+/// Indexing threads of a partition writer with this memory budget on this machine.
+pub fn log_indexing_threads(writer_memory_bytes: usize) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cpus.min(8)
+        .min(writer_memory_bytes.max(MIN_THREAD_MEMORY) / MIN_THREAD_MEMORY)
+        .max(1)
+}
+
+/// A writer of `index` as every partition gets one: `threads` indexing threads (by default
+/// [`log_indexing_threads`]) sharing the memory budget, merge threads for half the cores,
+/// and the merge policy below.
+fn new_writer(
+    index: &Index,
+    writer_memory_bytes: usize,
+    threads: Option<usize>,
+) -> Result<IndexWriter, StorageError> {
+    let memory = writer_memory_bytes.max(MIN_THREAD_MEMORY);
+    let threads = threads
+        .unwrap_or_else(|| log_indexing_threads(memory))
+        .max(1);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let options = IndexWriterOptions::builder()
+        .num_worker_threads(threads)
+        .memory_budget_per_thread((memory / threads).min(MAX_THREAD_MEMORY))
+        .num_merge_threads((cpus / 2).clamp(1, 4))
+        .build();
+    let writer: IndexWriter = index.writer_with_options(options).map_err(index_err)?;
+    // Commits every half second make many small segments; merging them in larger first
+    // batches rewrites each document fewer times (the default merges every 8).
+    let mut policy = tantivy::merge_policy::LogMergePolicy::default();
+    policy.set_min_num_segments(16);
+    policy.set_min_layer_size(100_000);
+    writer.set_merge_policy(Box::new(policy));
+    Ok(writer)
+}
+
+/// One tantivy index with the log store's schema, tokenizers, settings, record encoding and
+/// writer, and nothing around it: no write-ahead log, queue, partitions or periodic commits.
+/// It is the ceiling the store's indexing is measured against (`argus-bench
+/// logs-bare-tantivy`).
+pub struct BareLogIndex {
+    schema: LogSchema,
+    writer: IndexWriter,
+    encoded: Vec<u8>,
+    seq: u64,
+}
+
+impl BareLogIndex {
+    /// Creates the index in `dir` with a writer of `threads` indexing threads and the
+    /// store's default memory budget.
+    pub fn create(dir: &Path, threads: usize) -> Result<BareLogIndex, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+        let schema = LogSchema::new();
+        let index = Index::builder()
+            .schema(schema.schema.clone())
+            .settings(schema::index_settings())
+            .tokenizers(schema::tokenizers())
+            .create_in_dir(dir)
+            .map_err(index_err)?;
+        let memory = LogStoreConfig::new(dir).writer_memory_bytes;
+        let writer = new_writer(&index, memory, Some(threads))?;
+        Ok(BareLogIndex {
+            schema,
+            writer,
+            encoded: Vec::with_capacity(1024),
+            seq: 0,
+        })
+    }
+
+    /// Encodes the record as the store stores it and adds its document.
+    pub fn add(&mut self, record: &mut LogRecord) -> Result<(), StorageError> {
+        self.encoded.clear();
+        codec::encode_record(record, &mut self.encoded);
+        self.seq += 1;
+        let doc = self.schema.document(self.seq, record, &self.encoded);
+        self.writer.add_document(doc).map_err(index_err)?;
+        Ok(())
+    }
+
+    pub fn commit(&mut self) -> Result<(), StorageError> {
+        self.writer.commit().map_err(index_err)?;
+        Ok(())
+    }
+
+    /// Waits for the merges the commits started.
+    pub fn finish(self) -> Result<(), StorageError> {
+        self.writer.wait_merging_threads().map_err(index_err)
     }
 }
