@@ -24,15 +24,7 @@ impl IntoResponse for IngestError {
             }
         };
         let body = serde_json::json!({"status": "error", "errorType": error_type, "error": self.to_string()});
-        let mut resp = (status, axum::Json(body)).into_response();
-        if matches!(
-            status,
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-        ) {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        resp
+        with_retry_after((status, axum::Json(body)).into_response())
     }
 }
 
@@ -113,4 +105,17 @@ impl WriteAdmission {
         .map_err(|e| IngestError::Io(std::io::Error::other(e)))?;
         Ok(result)
     }
+}
+
+/// Adds `Retry-After: 1` to an overload answer (429, 503), which clients and shippers honour
+/// before retrying.
+pub(crate) fn with_retry_after(mut resp: Response) -> Response {
+    if matches!(
+        resp.status(),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
 }

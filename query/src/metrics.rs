@@ -46,19 +46,3 @@ impl QueryMetrics {
         m
     }
 }
-
-/// Counts one query in a gauge for as long as it lives.
-pub(crate) struct Counted(IntGauge);
-
-impl Counted {
-    pub(crate) fn new(gauge: &IntGauge) -> Self {
-        gauge.inc();
-        Counted(gauge.clone())
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}

@@ -31,7 +31,7 @@ pub use logs::{
     LogSearchResult, LogStore, LogStoreConfig, LogSubscription, LogWriter, TAIL_CAPACITY,
     TailBatch, log_indexing_threads, reject as log_reject,
 };
-pub use metrics::{LogMetrics, MetricsRegistrar, StorageMetrics};
+pub use metrics::{GaugeGuard, LogMetrics, MetricsRegistrar, StorageMetrics};
 pub use model::{
     Label, Labels, METRIC_NAME, MatchOp, Matcher, STALE_NAN_BITS, Sample, SeriesSamples,
     is_stale_nan, is_valid_label_name, is_valid_metric_name, now_ms, stale_nan,

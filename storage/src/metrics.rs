@@ -61,6 +61,23 @@ impl MetricsRegistrar<'_> {
     }
 }
 
+/// Counts one unit of work in a gauge for as long as it lives (an open connection, a running
+/// query): incremented when made, decremented when dropped, however the work ends.
+pub struct GaugeGuard(IntGauge);
+
+impl GaugeGuard {
+    pub fn enter(gauge: &IntGauge) -> Self {
+        gauge.inc();
+        GaugeGuard(gauge.clone())
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// The storage crate's own telemetry, every name prefixed `argus_storage_`.
 #[derive(Clone)]
 pub struct StorageMetrics {

@@ -171,15 +171,7 @@ fn es_error(status: StatusCode, kind: &str, reason: &str) -> Response {
         },
         "status": status.as_u16(),
     });
-    let mut resp = (status, axum::Json(body)).into_response();
-    if matches!(
-        status,
-        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-    ) {
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    resp
+    crate::http::with_retry_after((status, axum::Json(body)).into_response())
 }
 
 fn admission_error(e: IngestError) -> Response {

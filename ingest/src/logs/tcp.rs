@@ -190,15 +190,6 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
     while conns.join_next().await.is_some() {}
 }
 
-/// Decrements the open-connection gauge when a connection task ends, however it ends.
-struct ConnectionGauge(prometheus::IntGauge);
-
-impl Drop for ConnectionGauge {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
 /// What the line splitter found.
 #[derive(Debug, PartialEq)]
 enum Event {
@@ -350,8 +341,7 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
-    shared.metrics.logs_tcp_connections.inc();
-    let _gauge = ConnectionGauge(shared.metrics.logs_tcp_connections.clone());
+    let _gauge = storage::GaugeGuard::enter(&shared.metrics.logs_tcp_connections);
     let lines_total = shared.metrics.logs_lines.with_label_values(&[TRANSPORT]);
     let bytes_total = shared.metrics.logs_bytes.with_label_values(&[TRANSPORT]);
     let mut reader = LineBuffer::new(shared.max_line);

@@ -275,23 +275,13 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
     conns.shutdown().await;
 }
 
-/// Decrements the open-connection gauge when a connection task ends, however it ends.
-struct ConnectionGauge(prometheus::IntGauge);
-
-impl Drop for ConnectionGauge {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
 async fn tcp_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
-    shared.metrics.statsd_tcp_connections.inc();
-    let _gauge = ConnectionGauge(shared.metrics.statsd_tcp_connections.clone());
+    let _gauge = storage::GaugeGuard::enter(&shared.metrics.statsd_tcp_connections);
     let lines = shared.metrics.statsd_lines.with_label_values(&["tcp"]);
     let max_line = shared.tcp_max_line;
     // grows up to the line limit only when a line needs it

@@ -68,7 +68,9 @@ use super::params::{Params, duration_param, limit_param, parse_duration, parse_t
 use super::{AppState, TRUNCATED_WARNING, success};
 use crate::config::QueryConfig;
 use crate::error::QueryError;
-use crate::metrics::{Counted, QueryMetrics};
+use storage::GaugeGuard;
+
+use crate::metrics::QueryMetrics;
 use crate::promql::{Engine, EngineConfig, PromqlError, QueryOptions, QueryOutput, Value};
 use crate::read::{MAX_TIME_MS, MIN_TIME_MS};
 
@@ -157,7 +159,7 @@ impl PromqlState {
         }
 
         let engine = self.engine.clone();
-        let running = Counted::new(&self.metrics.in_flight);
+        let running = GaugeGuard::enter(&self.metrics.in_flight);
         let job = move || {
             let _slot = slot;
             let _running = running;
@@ -195,7 +197,7 @@ impl PromqlState {
         if let Ok(slot) = self.slots.clone().try_acquire_owned() {
             return Ok(slot);
         }
-        let _waiting = Counted::new(&self.metrics.waiting);
+        let _waiting = GaugeGuard::enter(&self.metrics.waiting);
         let wait = self.slots.clone().acquire_owned();
         match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), wait).await {
             Ok(Ok(slot)) => Ok(slot),
