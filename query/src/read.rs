@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 
 use storage::{Matcher, SeriesRef, SeriesStore, StorageError};
 
+use crate::promql::SeriesSource;
+
 use crate::error::QueryError;
 
 /// Prometheus' earliest time, `time.Unix(math.MinInt64/1000+62135596801, 0)`, in ms: the
@@ -35,8 +37,9 @@ where
 }
 
 /// Series matching any of `sets` with samples in `[mint, maxt]`, sorted by labels, each once.
-pub(crate) fn select_union(
-    store: &SeriesStore,
+/// The read APIs' repeated `match[]` and PromQL's `or` selectors both mean this union.
+pub(crate) fn select_union<S: SeriesSource + ?Sized>(
+    store: &S,
     sets: &[Vec<Matcher>],
     mint: i64,
     maxt: i64,

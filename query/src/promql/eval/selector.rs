@@ -64,14 +64,7 @@ impl<S: SeriesSource> Evaluator<'_, S> {
         maxt: i64,
     ) -> Result<Vec<SeriesRef>, PromqlError> {
         let sets = crate::selector::to_matcher_sets(vs).map_err(PromqlError::BadQuery)?;
-        let mut all = Vec::new();
-        for set in &sets {
-            all.extend(self.source.select(set, mint, maxt)?);
-        }
-        if sets.len() > 1 {
-            all.sort_by(|a, b| a.labels.cmp(&b.labels));
-            all.dedup_by(|a, b| a.id == b.id);
-        }
+        let all = crate::read::select_union(self.source, &sets, mint, maxt)?;
         if let Some(limit) = self.max_series
             && all.len() > limit
         {
