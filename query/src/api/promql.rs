@@ -146,8 +146,10 @@ impl PromqlState {
         let timeout = timeout.min(Duration::from_secs(365 * 86_400));
         let deadline = received + timeout;
         let is_instant = matches!(request.eval, Eval::Instant { .. });
-        self.check_parses(&request.query)
-            .map_err(|e| engine_error(e, is_instant))?;
+        // Refused before waiting for a slot, as Prometheus does (it parses in
+        // `NewInstantQuery`, ahead of its query queue).
+        let parsed =
+            crate::promql::parse(&request.query).map_err(|e| engine_error(e, is_instant))?;
         let slot = self.acquire_slot(deadline, timeout).await?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
@@ -168,9 +170,9 @@ impl PromqlState {
                 lookback_delta: request.lookback_delta,
             };
             let output = match request.eval {
-                Eval::Instant { time } => engine.instant_query(&request.query, time, &options),
+                Eval::Instant { time } => engine.instant(&parsed, time, &options),
                 Eval::Range { start, end, step } => {
-                    engine.range_query(&request.query, start, end, step, &options)
+                    engine.range(&parsed, start, end, step, &options)
                 }
             }?;
             Ok(encode_query_output(output, request.limit))
@@ -180,12 +182,6 @@ impl PromqlState {
             .map_err(|e| QueryError::Internal(format!("query task failed: {e}")))?
             .map_err(|e| engine_error(e, is_instant))?;
         Ok(json_response(body))
-    }
-
-    /// Refuses a query that does not parse before it waits for a slot, as Prometheus does (it
-    /// parses in `NewInstantQuery`, ahead of its query queue).
-    fn check_parses(&self, query: &str) -> Result<(), PromqlError> {
-        crate::promql::parse(query).map(|_| ())
     }
 
     /// A query slot, waiting for one at most until `deadline`.
@@ -499,7 +495,9 @@ fn lookback_delta_param(params: &Params) -> Result<Option<Duration>, QueryError>
 
 /// Parses a query outside an evaluation, the message worded as the engine words it.
 fn parse_expr(query: &str) -> Result<Expr, String> {
-    crate::promql::parse(query).map_err(|e| e.to_string())
+    crate::promql::parse(query)
+        .map(|q| q.expr().clone())
+        .map_err(|e| e.to_string())
 }
 
 /// Whether a query has a vector selector (an exemplar query without one selects nothing).

@@ -19,9 +19,31 @@ pub use error::PromqlError;
 pub use source::SeriesSource;
 pub use value::{InstantSample, QueryOutput, RangeSeries, Value};
 
+/// A query and its syntax tree, parsed once: the HTTP layer refuses a query that does not
+/// parse before it waits for a query slot, then evaluates the same tree.
+#[derive(Debug, Clone)]
+pub struct ParsedQuery {
+    text: String,
+    expr: promql_parser::parser::Expr,
+}
+
+impl ParsedQuery {
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn expr(&self) -> &promql_parser::parser::Expr {
+        &self.expr
+    }
+}
+
 /// Parses a query, with errors worded as the engine words them (`1:12: parse error: …`).
-pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, PromqlError> {
-    promql_parser::parser::parse(query).map_err(|e| error::parse_error(query, e))
+pub fn parse(query: &str) -> Result<ParsedQuery, PromqlError> {
+    let expr = promql_parser::parser::parse(query).map_err(|e| error::parse_error(query, e))?;
+    Ok(ParsedQuery {
+        text: query.to_string(),
+        expr,
+    })
 }
 
 /// Settings of one [`Engine`].
@@ -80,7 +102,17 @@ impl<S: SeriesSource> Engine<S> {
         time_ms: i64,
         options: &QueryOptions,
     ) -> Result<QueryOutput, PromqlError> {
-        self.range_query_inner(query, time_ms, time_ms, 0, true, options)
+        self.instant(&parse(query)?, time_ms, options)
+    }
+
+    /// [`Engine::instant_query`] of a query already parsed.
+    pub fn instant(
+        &self,
+        query: &ParsedQuery,
+        time_ms: i64,
+        options: &QueryOptions,
+    ) -> Result<QueryOutput, PromqlError> {
+        self.evaluate(query, time_ms, time_ms, 0, true, options)
     }
 
     /// Evaluates `query` at every `step_ms` from `start_ms` to `end_ms` inclusive. The result is
@@ -88,6 +120,18 @@ impl<S: SeriesSource> Engine<S> {
     pub fn range_query(
         &self,
         query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        options: &QueryOptions,
+    ) -> Result<QueryOutput, PromqlError> {
+        self.range(&parse(query)?, start_ms, end_ms, step_ms, options)
+    }
+
+    /// [`Engine::range_query`] of a query already parsed.
+    pub fn range(
+        &self,
+        query: &ParsedQuery,
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
@@ -103,25 +147,24 @@ impl<S: SeriesSource> Engine<S> {
                 "end timestamp must not be before start time".into(),
             ));
         }
-        self.range_query_inner(query, start_ms, end_ms, step_ms, false, options)
+        self.evaluate(query, start_ms, end_ms, step_ms, false, options)
     }
 
-    fn range_query_inner(
+    fn evaluate(
         &self,
-        query: &str,
+        query: &ParsedQuery,
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
         instant: bool,
         options: &QueryOptions,
     ) -> Result<QueryOutput, PromqlError> {
-        let expr = parse(query)?;
         eval::evaluate(
             &self.source,
             &self.config,
             options,
-            query,
-            &expr,
+            &query.text,
+            &query.expr,
             eval::Range {
                 start: start_ms,
                 end: end_ms,
