@@ -22,6 +22,7 @@ mod logs;
 mod metrics;
 mod model;
 mod series;
+mod traces;
 mod varint;
 mod wal;
 
@@ -40,4 +41,9 @@ pub use series::{
     AppendOutcome, METADATA_ENTRIES_PER_FAMILY, METADATA_MAX_FAMILIES, METADATA_MAX_TEXT_BYTES,
     MetricMetadata, MetricType, SeriesId, SeriesRef, SeriesStore, SeriesStoreConfig, SeriesWriter,
     reject,
+};
+pub use traces::{
+    AttrValue, KeyValue, Operation, Span, SpanAppendOutcome, SpanEvent, SpanId, SpanKind, SpanLink,
+    SpanOrigin, StatusCode, TraceId, TraceMatch, TraceQuery, TraceStoreConfig, TraceWriter, hex,
+    parse_hex_id,
 };
