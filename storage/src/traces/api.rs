@@ -263,6 +263,23 @@ pub trait TraceWriter: Send + Sync {
     fn append_spans(&self, spans: Vec<Span>) -> Result<SpanAppendOutcome, StorageError>;
 }
 
+/// Trace reads, the seam the query layer uses (a cluster merges several readers' answers).
+/// Blocking: call it from a blocking thread.
+pub trait TraceReader: Send + Sync {
+    /// Every span of the trace, ordered by start time then span id; empty when unknown.
+    fn trace(&self, trace_id: &TraceId) -> Result<Vec<Span>, StorageError>;
+    /// Traces with a span matching `query`, newest first, at most `query.limit`.
+    fn find_traces(&self, query: &TraceQuery) -> Result<Vec<TraceMatch>, StorageError>;
+    /// Every service with spans in the store, sorted.
+    fn services(&self) -> Result<Vec<String>, StorageError>;
+    /// The operations of `service` (of one kind when `kind` is given), sorted.
+    fn operations(
+        &self,
+        service: &str,
+        kind: Option<SpanKind>,
+    ) -> Result<Vec<Operation>, StorageError>;
+}
+
 /// Settings of a [`TraceStore`](crate::TraceStore).
 #[derive(Debug, Clone)]
 pub struct TraceStoreConfig {
