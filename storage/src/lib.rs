@@ -44,6 +44,6 @@ pub use series::{
 };
 pub use traces::{
     AttrValue, KeyValue, Operation, Span, SpanAppendOutcome, SpanEvent, SpanId, SpanKind, SpanLink,
-    SpanOrigin, StatusCode, TraceId, TraceMatch, TraceQuery, TraceStoreConfig, TraceWriter, hex,
-    parse_hex_id,
+    SpanOrigin, StatusCode, TraceId, TraceMatch, TraceQuery, TraceReader, TraceStoreConfig,
+    TraceWriter, hex, parse_hex_id,
 };
