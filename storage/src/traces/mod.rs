@@ -5,6 +5,6 @@ mod api;
 
 pub use api::{
     AttrValue, KeyValue, Operation, Span, SpanAppendOutcome, SpanEvent, SpanId, SpanKind, SpanLink,
-    SpanOrigin, StatusCode, TraceId, TraceMatch, TraceQuery, TraceStoreConfig, TraceWriter, hex,
-    parse_hex_id,
+    SpanOrigin, StatusCode, TraceId, TraceMatch, TraceQuery, TraceReader, TraceStoreConfig,
+    TraceWriter, hex, parse_hex_id,
 };
