@@ -41,6 +41,32 @@ pub struct IngestMetrics {
     pub logs_tcp_connections_refused: IntCounter,
     /// Duration of one durable log append (a TCP batch or an HTTP request).
     pub logs_append_seconds: Histogram,
+    /// OTLP export requests, by signal (`traces`, `logs`, `metrics`), transport (`grpc`,
+    /// `http`) and outcome (`ok`, `partial`, `invalid`, `too_large`,
+    /// `unsupported_media_type`, `overloaded`, `unavailable`, `internal`).
+    pub otlp_requests: IntCounterVec,
+    /// Spans, log records and data points stored, by signal.
+    pub otlp_accepted: IntCounterVec,
+    /// Spans, log records and data points rejected, by signal and reason.
+    pub otlp_rejected: IntCounterVec,
+    /// Series held by the delta-to-cumulative accumulator of OTLP metrics.
+    pub otlp_delta_series: IntGauge,
+    /// Series the span deriver holds (span metrics and service-graph edges).
+    pub derive_series: IntGauge,
+    /// Span observations (or service-graph edges) not aggregated, by reason
+    /// (`cardinality_limit`, `service_limit`).
+    pub derive_dropped: IntCounterVec,
+    /// Duration of a span-deriver flush (snapshot plus durable write).
+    pub derive_flush_seconds: Histogram,
+    /// Service graph: parent spans that child spans are waiting for.
+    pub service_graph_pending: IntGauge,
+    /// Service graph: recently seen spans remembered as possible parents.
+    pub service_graph_recent: IntGauge,
+    /// Service graph: children whose parent did not arrive within the wait.
+    pub service_graph_expired: IntCounter,
+    /// Service graph: entries pushed out before their time because a map was full, by map
+    /// (`pending`, `recent`).
+    pub service_graph_evicted: IntCounterVec,
 }
 
 impl IngestMetrics {
@@ -124,20 +150,80 @@ impl IngestMetrics {
                 "argus_ingest_logs_append_seconds",
                 "Duration of durable log appends.",
             ),
+            otlp_requests: r.counter_vec(
+                "argus_ingest_otlp_requests_total",
+                "OTLP export requests, by signal, transport and outcome.",
+                &["signal", "transport", "outcome"],
+            ),
+            otlp_accepted: r.counter_vec(
+                "argus_ingest_otlp_accepted_total",
+                "OTLP spans, log records and data points stored, by signal.",
+                &["signal"],
+            ),
+            otlp_rejected: r.counter_vec(
+                "argus_ingest_otlp_rejected_total",
+                "OTLP spans, log records and data points rejected, by signal and reason.",
+                &["signal", "reason"],
+            ),
+            otlp_delta_series: r.gauge(
+                "argus_ingest_otlp_delta_series",
+                "Series held by the delta-to-cumulative accumulator of OTLP metrics.",
+            ),
+            derive_series: r.gauge(
+                "argus_ingest_derive_series",
+                "Series held by the span deriver (span metrics and service-graph edges).",
+            ),
+            derive_dropped: r.counter_vec(
+                "argus_ingest_derive_dropped_total",
+                "Span observations or service-graph edges not aggregated, by reason.",
+                &["reason"],
+            ),
+            derive_flush_seconds: r.seconds(
+                "argus_ingest_derive_flush_seconds",
+                "Duration of span-deriver flushes.",
+            ),
+            service_graph_pending: r.gauge(
+                "argus_ingest_service_graph_pending",
+                "Parent spans that child spans are waiting for (service graph).",
+            ),
+            service_graph_recent: r.gauge(
+                "argus_ingest_service_graph_recent_spans",
+                "Recently seen spans remembered as possible parents.",
+            ),
+            service_graph_expired: r.counter(
+                "argus_ingest_service_graph_expired_total",
+                "Child spans whose parent span did not arrive within the wait.",
+            ),
+            service_graph_evicted: r.counter_vec(
+                "argus_ingest_service_graph_evicted_total",
+                "Service-graph entries pushed out early because a map was full, by map.",
+                &["map"],
+            ),
         };
         // Known label values exist from the start, at 0, so a scrape before the first event
         // (or a rate() over the first minutes) sees the series.
         for transport in ["udp", "tcp"] {
             m.statsd_lines.with_label_values(&[transport]);
         }
-        for source in ["statsd", "import", "remote_write"] {
+        for source in ["statsd", "import", "remote_write", "otlp", "span_derive"] {
             m.samples_written.with_label_values(&[source]);
         }
-        for transport in ["tcp", "http", "es_bulk"] {
+        for transport in ["tcp", "http", "es_bulk", "otlp"] {
             m.logs_lines.with_label_values(&[transport]);
             m.logs_bytes.with_label_values(&[transport]);
             m.logs_written.with_label_values(&[transport]);
         }
+        for signal in ["traces", "logs", "metrics"] {
+            m.otlp_accepted.with_label_values(&[signal]);
+            for transport in ["grpc", "http"] {
+                m.otlp_requests
+                    .with_label_values(&[signal, transport, "ok"]);
+            }
+        }
+        for map in ["pending", "recent"] {
+            m.service_graph_evicted.with_label_values(&[map]);
+        }
+        m.derive_dropped.with_label_values(&["cardinality_limit"]);
         m
     }
 }

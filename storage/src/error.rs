@@ -23,9 +23,13 @@ pub enum StorageError {
     /// caller's mistake, an HTTP 400.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
-    /// Any other failure of a log index (tantivy).
-    #[error("log index: {0}")]
+    /// Any other failure of a search index (tantivy: the log store's, the trace store's).
+    #[error("search index: {0}")]
     Index(String),
+    /// The store cannot take more now (its indexer is behind): the caller should retry
+    /// later, an HTTP 503 with `Retry-After` or gRPC `RESOURCE_EXHAUSTED`.
+    #[error("storage overloaded: {0}")]
+    Overloaded(String),
 }
 
 impl StorageError {

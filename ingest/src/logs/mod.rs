@@ -130,6 +130,11 @@ use storage::LogWriter;
 pub use normalize::{LineReject, Normalizer};
 pub use tcp::LogstashServer;
 
+// Shared with OTLP log ingest (`crate::otlp`), which maps its records with the same rules.
+pub(crate) use fingerprint::fingerprint;
+pub(crate) use http::{BodyError, decode_body};
+pub(crate) use normalize::normalize_level;
+
 use crate::{IngestMetrics, WriteAdmission};
 
 /// Settings of log normalisation and of the HTTP log endpoints.
