@@ -10,18 +10,15 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
 use crate::IngestError;
+use crate::error::Failure;
 
 impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
-        let (status, error_type) = match &self {
-            IngestError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_data"),
-            IngestError::Overloaded(_) => (StatusCode::TOO_MANY_REQUESTS, "unavailable"),
-            IngestError::Storage(storage::StorageError::ShuttingDown) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
-            IngestError::Storage(_) | IngestError::Mapping { .. } | IngestError::Io(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+        let (status, error_type) = match self.failure() {
+            Failure::Invalid => (StatusCode::BAD_REQUEST, "bad_data"),
+            Failure::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "unavailable"),
+            Failure::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Failure::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let body = serde_json::json!({"status": "error", "errorType": error_type, "error": self.to_string()});
         with_retry_after((status, axum::Json(body)).into_response())
