@@ -54,6 +54,11 @@ pub enum QueryError {
     )]
     TooManyQueries { limit: usize, waited: Duration },
 
+    /// A trace looked up by id is not in the store. The message is Jaeger's own
+    /// (`spanstore.ErrTraceNotFound`), which its UI shows as is.
+    #[error("trace not found")]
+    TraceNotFound,
+
     /// The series store failed.
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
@@ -76,6 +81,11 @@ impl QueryError {
         self.kind().1
     }
 
+    /// The HTTP status of this error, for APIs with an envelope of their own (Jaeger's).
+    pub(crate) fn status(&self) -> StatusCode {
+        self.kind().0
+    }
+
     /// The HTTP status and Prometheus `errorType` of this error, as Prometheus' `respondError`
     /// pairs them (`bad_data` 400, `execution` 422, `timeout` and `unavailable` 503,
     /// `internal` 500).
@@ -93,6 +103,7 @@ impl QueryError {
             | QueryError::Storage(StorageError::InvalidMatcher(_))
             | QueryError::Storage(StorageError::InvalidQuery(_)) => BAD_DATA,
             QueryError::TooManySeries { .. } => EXECUTION,
+            QueryError::TraceNotFound => (StatusCode::NOT_FOUND, "not_found"),
             QueryError::TooManyQueries { .. } => UNAVAILABLE,
             QueryError::Promql(e) => match e {
                 PromqlError::Parse { .. }
@@ -106,7 +117,9 @@ impl QueryError {
                 PromqlError::Storage(StorageError::ShuttingDown) => UNAVAILABLE,
                 PromqlError::Storage(_) => INTERNAL,
             },
-            QueryError::Storage(StorageError::ShuttingDown) => UNAVAILABLE,
+            QueryError::Storage(StorageError::ShuttingDown | StorageError::Overloaded(_)) => {
+                UNAVAILABLE
+            }
             QueryError::Storage(_) | QueryError::Internal(_) => INTERNAL,
         }
     }
@@ -173,6 +186,15 @@ mod tests {
             QueryError::Storage(StorageError::ShuttingDown).kind(),
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         );
+        assert_eq!(
+            QueryError::Storage(StorageError::Overloaded("indexer behind".into())).kind(),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        );
+        assert_eq!(
+            QueryError::TraceNotFound.kind(),
+            (StatusCode::NOT_FOUND, "not_found")
+        );
+        assert_eq!(QueryError::TraceNotFound.to_string(), "trace not found");
         assert_eq!(
             QueryError::Internal("boom".into()).kind(),
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")

@@ -6,6 +6,11 @@ use storage::MetricsRegistrar;
 /// The PromQL endpoints the metrics are labelled with.
 pub(crate) const ENDPOINTS: [&str; 2] = ["query", "query_range"];
 
+/// The Jaeger API endpoints the metrics are labelled with (`operations` counts both
+/// `/operations` and `/services/{service}/operations`).
+pub(crate) const JAEGER_ENDPOINTS: [&str; 5] =
+    ["services", "operations", "traces", "trace", "dependencies"];
+
 #[derive(Clone)]
 pub struct QueryMetrics {
     /// PromQL request durations by endpoint, waiting for a query slot included.
@@ -16,6 +21,11 @@ pub struct QueryMetrics {
     pub in_flight: IntGauge,
     /// PromQL queries waiting for a query slot.
     pub waiting: IntGauge,
+    /// Jaeger API request durations by endpoint.
+    pub jaeger_duration: HistogramVec,
+    /// Jaeger API requests by endpoint and outcome (`success` or the error's Prometheus
+    /// `errorType`: `bad_data`, `not_found`, `internal`, …).
+    pub jaeger_requests: IntCounterVec,
 }
 
 impl QueryMetrics {
@@ -37,11 +47,25 @@ impl QueryMetrics {
                 "argus_query_waiting",
                 "PromQL queries waiting for a query slot (max_concurrent_queries).",
             ),
+            jaeger_duration: r.seconds_vec(
+                "argus_query_jaeger_request_duration_seconds",
+                "Jaeger API request durations by endpoint.",
+                &["endpoint"],
+            ),
+            jaeger_requests: r.counter_vec(
+                "argus_query_jaeger_requests_total",
+                "Jaeger API requests by endpoint and outcome (success or the error type).",
+                &["endpoint", "outcome"],
+            ),
         };
         // Exported at zero from the start, so dashboards and rates see them before traffic.
         for endpoint in ENDPOINTS {
             m.duration.with_label_values(&[endpoint]);
             m.requests.with_label_values(&[endpoint, "success"]);
+        }
+        for endpoint in JAEGER_ENDPOINTS {
+            m.jaeger_duration.with_label_values(&[endpoint]);
+            m.jaeger_requests.with_label_values(&[endpoint, "success"]);
         }
         m
     }

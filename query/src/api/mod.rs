@@ -1,9 +1,12 @@
 //! The HTTP routes of the query crate and the Prometheus JSON envelope they answer with.
 //!
 //! One module per group of endpoints: [`labels`] (series, label names, label values),
-//! [`export`] (raw samples as JSON lines), [`promql`] (PromQL queries and the status pages).
+//! [`export`] (raw samples as JSON lines), [`promql`] (PromQL queries and the status pages),
+//! [`logs`] (log search, tail, error groups), [`jaeger`] (the Jaeger query API, with its own
+//! envelope).
 
 mod export;
+mod jaeger;
 mod labels;
 mod logs;
 mod metadata;
@@ -23,6 +26,7 @@ use storage::{Labels, SeriesStore};
 use crate::config::QueryConfig;
 use crate::error::QueryError;
 
+pub use jaeger::jaeger_router;
 pub use logs::logs_router;
 
 /// The routes this crate serves, for the binary to merge into its HTTP server:
