@@ -27,7 +27,7 @@ pub enum StorageError {
     #[error("search index: {0}")]
     Index(String),
     /// The store cannot take more now (its indexer is behind): the caller should retry
-    /// later, an HTTP 503 with `Retry-After` or gRPC `RESOURCE_EXHAUSTED`.
+    /// later. Ingest answers HTTP 429 with `Retry-After`, gRPC `RESOURCE_EXHAUSTED`.
     #[error("storage overloaded: {0}")]
     Overloaded(String),
 }

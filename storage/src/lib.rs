@@ -1,5 +1,5 @@
 //! Argus storage: the data model shared by every crate (labels, samples, matchers, log
-//! records) and the stores that keep it.
+//! records, spans) and the stores that keep it.
 //!
 //! - The time-series store ([`SeriesStore`]) on RocksDB: in-memory head buffers, compressed
 //!   chunks partitioned by time, an in-memory inverted index rebuilt from the series table at
@@ -10,11 +10,20 @@
 //!   position it covers, so recovery replays exactly what is missing), Lucene-syntax search with
 //!   cursor paging, histogram and facets, error groups, live tail ([`LogSubscription`]) and
 //!   retention by whole partitions. Writers reach it through the [`LogWriter`] trait.
+//! - The trace store ([`TraceStore`]): spans in RocksDB keyed by trace id, one column family
+//!   per time partition (a trace is one prefix scan; retention drops whole partitions), a
+//!   tantivy index per partition for search by service, operation, kind, status, attributes,
+//!   duration and time (Jaeger's semantics, newest distinct traces first), services and
+//!   operations in memory. Writers reach it through the [`TraceWriter`] trait, readers
+//!   through [`TraceReader`].
 //!
-//! Both acknowledge a write only once it is in a write-ahead log of our own (one piece of
-//! code, `wal.rs`: group commit, one fsync per group) and replay that log at start-up. The
-//! writer traits are the seam where a stream-backed writer stands in for a store in cluster
-//! mode. The on-disk layouts are written down in `storage/docs/format.md`.
+//! The series and log stores acknowledge a write only once it is in a write-ahead log of our
+//! own (one piece of code, `wal.rs`: group commit, one fsync per group) and replay that log
+//! at start-up; the trace store writes each append as one synced RocksDB batch (RocksDB
+//! groups concurrent writers into one fsync) with a row naming what its search index has
+//! yet to commit. The writer traits are the seam where a stream-backed writer stands in for
+//! a store in cluster mode. The on-disk layouts are written down in
+//! `storage/docs/format.md`.
 
 mod error;
 mod files;
@@ -32,7 +41,7 @@ pub use logs::{
     LogSearchResult, LogStore, LogStoreConfig, LogSubscription, LogWriter, TAIL_CAPACITY,
     TailBatch, log_indexing_threads, reject as log_reject,
 };
-pub use metrics::{GaugeGuard, LogMetrics, MetricsRegistrar, StorageMetrics};
+pub use metrics::{GaugeGuard, LogMetrics, MetricsRegistrar, StorageMetrics, TraceMetrics};
 pub use model::{
     Label, Labels, METRIC_NAME, MatchOp, Matcher, STALE_NAN_BITS, Sample, SeriesSamples,
     is_stale_nan, is_valid_label_name, is_valid_metric_name, now_ms, stale_nan,
@@ -44,6 +53,6 @@ pub use series::{
 };
 pub use traces::{
     AttrValue, KeyValue, Operation, Span, SpanAppendOutcome, SpanEvent, SpanId, SpanKind, SpanLink,
-    SpanOrigin, StatusCode, TraceId, TraceMatch, TraceQuery, TraceReader, TraceStoreConfig,
-    TraceWriter, hex, parse_hex_id,
+    SpanOrigin, StatusCode, TraceId, TraceMatch, TraceQuery, TraceReader, TraceStore,
+    TraceStoreConfig, TraceWriter, hex, parse_hex_id, reject as trace_reject,
 };

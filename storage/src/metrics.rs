@@ -272,6 +272,85 @@ impl LogMetrics {
     }
 }
 
+/// The trace store's telemetry, every name prefixed `argus_storage_traces_`.
+#[derive(Clone)]
+pub struct TraceMetrics {
+    pub spans_appended: IntCounter,
+    pub bytes_appended: IntCounter,
+    pub spans_rejected: IntCounterVec,
+    pub append_seconds: Histogram,
+    pub index_queue_bytes: IntGauge,
+    pub spans_indexed: IntCounter,
+    pub commit_seconds: Histogram,
+    pub partitions: IntGauge,
+    pub disk_bytes: IntGauge,
+    pub search_seconds: Histogram,
+    pub lookup_seconds: Histogram,
+    pub retention_partitions_dropped: IntCounter,
+    pub catalog_capped: IntCounter,
+}
+
+impl TraceMetrics {
+    pub fn new(registry: &Registry) -> Self {
+        let r = MetricsRegistrar(registry);
+        TraceMetrics {
+            spans_appended: r.counter(
+                "argus_storage_traces_spans_appended_total",
+                "Spans written durably to the trace store.",
+            ),
+            bytes_appended: r.counter(
+                "argus_storage_traces_bytes_appended_total",
+                "Bytes of the encoded spans appended (before RocksDB's compression).",
+            ),
+            spans_rejected: r.counter_vec(
+                "argus_storage_traces_spans_rejected_total",
+                "Spans the trace store refused, by reason.",
+                &["reason"],
+            ),
+            append_seconds: r.seconds(
+                "argus_storage_traces_append_seconds",
+                "Duration of durable span appends, waiting for the index queue included.",
+            ),
+            index_queue_bytes: r.gauge(
+                "argus_storage_traces_index_queue_bytes",
+                "Bytes of durable spans waiting for the trace indexer.",
+            ),
+            spans_indexed: r.counter(
+                "argus_storage_traces_spans_indexed_total",
+                "Spans committed to a trace search index (searchable).",
+            ),
+            commit_seconds: r.seconds(
+                "argus_storage_traces_commit_seconds",
+                "Duration of trace index commit rounds (commit every dirty partition, reload readers).",
+            ),
+            partitions: r.gauge(
+                "argus_storage_traces_partitions",
+                "Time partitions in the trace store.",
+            ),
+            disk_bytes: r.gauge(
+                "argus_storage_traces_disk_bytes",
+                "Bytes of the trace store on disk (spans, search indexes, RocksDB's log).",
+            ),
+            search_seconds: r.seconds(
+                "argus_storage_traces_search_seconds",
+                "Duration of trace searches.",
+            ),
+            lookup_seconds: r.seconds(
+                "argus_storage_traces_lookup_seconds",
+                "Duration of trace lookups by id.",
+            ),
+            retention_partitions_dropped: r.counter(
+                "argus_storage_traces_retention_partitions_dropped_total",
+                "Trace partitions deleted by retention.",
+            ),
+            catalog_capped: r.counter(
+                "argus_storage_traces_catalog_capped_total",
+                "Spans whose service or operation was not listed because the catalog is full.",
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +362,7 @@ mod tests {
         for _ in 0..2 {
             StorageMetrics::new(&registry);
             LogMetrics::new(&registry);
+            TraceMetrics::new(&registry);
         }
         assert!(!registry.gather().is_empty());
     }
