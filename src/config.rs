@@ -55,6 +55,17 @@ pub(crate) struct ServeArgs {
     /// Logstash json_lines TCP listen address; port 0 picks a free port. [default: 0.0.0.0:5000]
     #[arg(long, env = "ARGUS_LOGSTASH")]
     pub(crate) logstash: Option<SocketAddr>,
+    /// OTLP gRPC listen address; port 0 picks a free port. [default: 0.0.0.0:4317]
+    #[arg(long, env = "ARGUS_OTLP_GRPC")]
+    pub(crate) otlp_grpc: Option<SocketAddr>,
+    /// OTLP HTTP listen address (/v1/traces, /v1/logs, /v1/metrics); port 0 picks a free
+    /// port. [default: 0.0.0.0:4318]
+    #[arg(long, env = "ARGUS_OTLP_HTTP")]
+    pub(crate) otlp_http: Option<SocketAddr>,
+    /// How often span-derived series (request counts, latency histograms, service graph) are
+    /// written, e.g. 10s. [default: 10s]
+    #[arg(long, env = "ARGUS_SPAN_METRICS_INTERVAL", value_parser = parse_duration)]
+    pub(crate) span_metrics_interval: Option<Duration>,
     /// statsd_exporter mapping file (YAML).
     #[arg(long, env = "ARGUS_STATSD_MAPPING")]
     pub(crate) statsd_mapping: Option<PathBuf>,
@@ -99,6 +110,9 @@ struct FileConfig {
     http: Option<SocketAddr>,
     statsd: Option<SocketAddr>,
     logstash: Option<SocketAddr>,
+    otlp_grpc: Option<SocketAddr>,
+    otlp_http: Option<SocketAddr>,
+    span_metrics_interval: Option<String>,
     statsd_flush_interval: Option<String>,
     statsd_mapping: Option<PathBuf>,
     statsd_max_series: Option<usize>,
@@ -120,6 +134,9 @@ pub(crate) struct Settings {
     pub(crate) http: SocketAddr,
     pub(crate) statsd: SocketAddr,
     pub(crate) logstash: SocketAddr,
+    pub(crate) otlp_grpc: SocketAddr,
+    pub(crate) otlp_http: SocketAddr,
+    pub(crate) span_metrics_interval: Duration,
     pub(crate) statsd_flush_interval: Duration,
     pub(crate) statsd_mapping: Option<PathBuf>,
     pub(crate) statsd_max_series: usize,
@@ -167,6 +184,16 @@ impl ServeArgs {
             .unwrap_or(Duration::from_secs(10));
         if flush < Duration::from_millis(100) {
             bail!("statsd_flush_interval must be at least 100ms, got {flush:?}");
+        }
+        let span_metrics_interval = self
+            .span_metrics_interval
+            .or(file_duration(
+                "span_metrics_interval",
+                &file.span_metrics_interval,
+            )?)
+            .unwrap_or(Duration::from_secs(10));
+        if span_metrics_interval < Duration::from_millis(100) {
+            bail!("span_metrics_interval must be at least 100ms, got {span_metrics_interval:?}");
         }
         let retention = self
             .retention
@@ -219,6 +246,15 @@ impl ServeArgs {
                 .logstash
                 .or(file.logstash)
                 .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5000))),
+            otlp_grpc: self
+                .otlp_grpc
+                .or(file.otlp_grpc)
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 4317))),
+            otlp_http: self
+                .otlp_http
+                .or(file.otlp_http)
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 4318))),
+            span_metrics_interval,
             statsd_flush_interval: flush,
             statsd_mapping: self.statsd_mapping.or(file.statsd_mapping),
             statsd_max_series: self

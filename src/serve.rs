@@ -1,5 +1,7 @@
-//! `argus serve`: opens storage, binds every listener, prints the ready line, and shuts
-//! down in order on SIGTERM/SIGINT: stop listening, flush StatsD, drain HTTP, close storage.
+//! `argus serve`: opens storage (series, logs, traces), binds every listener (HTTP, StatsD,
+//! logstash, OTLP gRPC and HTTP), prints the ready line, and shuts down in order on
+//! SIGTERM/SIGINT: stop listening, flush StatsD, drain HTTP and OTLP, flush the span-derived
+//! series, close storage.
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -13,7 +15,10 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus::{Encoder, Registry, TextEncoder};
-use storage::{LogStore, LogStoreConfig, LogWriter, SeriesStore, SeriesStoreConfig, SeriesWriter};
+use storage::{
+    LogStore, LogStoreConfig, LogWriter, SeriesStore, SeriesStoreConfig, SeriesWriter, TraceStore,
+    TraceStoreConfig,
+};
 use tokio::sync::watch;
 
 use crate::config::Settings;
@@ -64,6 +69,20 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             })?
     };
     let log_writer: Arc<dyn LogWriter> = log_store.clone();
+
+    let mut trace_config = TraceStoreConfig::new(settings.data_dir.join("traces"));
+    trace_config.retention = settings.retention;
+    let trace_store = {
+        let registry = registry.clone();
+        tokio::task::spawn_blocking(move || TraceStore::open(trace_config, &registry))
+            .await?
+            .with_context(|| {
+                format!(
+                    "opening the trace store in {}",
+                    settings.data_dir.join("traces").display()
+                )
+            })?
+    };
     let ingest_metrics = ingest::IngestMetrics::new(&registry);
 
     let mapping = match &settings.statsd_mapping {
@@ -117,7 +136,42 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         std::time::Duration::from_secs(5),
         &ingest_metrics,
     );
+
+    let deriver = ingest::derive::SpanDeriver::new(
+        ingest::derive::DeriveConfig {
+            flush_interval: settings.span_metrics_interval,
+            ..ingest::derive::DeriveConfig::default()
+        },
+        &ingest_metrics,
+    );
+    let otlp = ingest::otlp::OtlpIngest::new(
+        ingest::otlp::OtlpWriters {
+            traces: trace_store.clone(),
+            logs: log_writer.clone(),
+            series: writer.clone(),
+        },
+        Some(deriver.clone()),
+        ingest_metrics.clone(),
+        admission.clone(),
+        ingest::otlp::OtlpConfig::default(),
+    );
+    let otlp_grpc = ingest::otlp::OtlpGrpcServer::bind(settings.otlp_grpc, &otlp)
+        .await
+        .with_context(|| format!("binding OTLP gRPC on {}", settings.otlp_grpc))?;
+    let otlp_grpc_addr = otlp_grpc.local_addr();
+    let otlp_http_listener = tokio::net::TcpListener::bind(settings.otlp_http)
+        .await
+        .with_context(|| format!("binding OTLP HTTP on {}", settings.otlp_http))?;
+    let otlp_http_addr = otlp_http_listener.local_addr()?;
     let http_metrics = HttpMetrics::new(&registry)?;
+    let otlp_http_app = otlp
+        .http_router()
+        .layer(axum::middleware::from_fn_with_state(
+            http_metrics.clone(),
+            access_log,
+        ));
+    // One config: each builds and registers the query metrics.
+    let query_settings = query_config(&settings, &registry);
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -136,10 +190,12 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             log_ingest,
         ))
         .merge(query::logs_router(log_store.clone()))
-        .merge(query::router(
+        .merge(query::jaeger_router(
+            trace_store.clone(),
             store.clone(),
-            query_config(&settings, &registry),
+            &query_settings,
         ))
+        .merge(query::router(store.clone(), query_settings))
         .layer(axum::middleware::from_fn_with_state(
             http_metrics,
             access_log,
@@ -151,6 +207,19 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     let statsd_task = tokio::spawn(statsd.run(stopped(stop_rx.clone())));
     let logstash_task = tokio::spawn(logstash.run(stopped(stop_rx.clone())));
+    let otlp_grpc_task = tokio::spawn(otlp_grpc.run(stopped(stop_rx.clone())));
+    let otlp_http_task = tokio::spawn(
+        axum::serve(
+            otlp_http_listener,
+            otlp_http_app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future(),
+    );
+    // Stopped only after the OTLP servers, so the spans of their last requests are in its
+    // final flush.
+    let (derive_stop_tx, derive_stop_rx) = watch::channel(false);
+    let derive_task = tokio::spawn(deriver.run(writer.clone(), stopped(derive_stop_rx)));
     let http_task = tokio::spawn(
         axum::serve(
             listener,
@@ -167,9 +236,11 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             "http": http_addr.to_string(),
             "statsd": statsd_addr.to_string(),
             "logstash": logstash_addr.to_string(),
+            "otlp_grpc": otlp_grpc_addr.to_string(),
+            "otlp_http": otlp_http_addr.to_string(),
         })
     );
-    tracing::info!(http = %http_addr, statsd = %statsd_addr, logstash = %logstash_addr, data_dir = %settings.data_dir.display(), "argus is ready");
+    tracing::info!(http = %http_addr, statsd = %statsd_addr, logstash = %logstash_addr, otlp_grpc = %otlp_grpc_addr, otlp_http = %otlp_http_addr, data_dir = %settings.data_dir.display(), "argus is ready");
 
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -186,15 +257,35 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             Ok(Err(e)) => tracing::error!(error = %e, "logstash listener failed at shutdown"),
             Err(e) => tracing::error!(error = %e, "logstash task failed"),
         }
-        if let Err(e) = http_task.await {
-            tracing::error!(error = %e, "http server task failed");
+        match otlp_grpc_task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "OTLP gRPC server failed at shutdown"),
+            Err(e) => tracing::error!(error = %e, "OTLP gRPC task failed"),
+        }
+        for (name, task) in [("http", http_task), ("OTLP http", otlp_http_task)] {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "{name} server failed at shutdown"),
+                Err(e) => tracing::error!(error = %e, "{name} server task failed"),
+            }
+        }
+        let _ = derive_stop_tx.send(true);
+        match derive_task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "span-derived series flush at shutdown failed")
+            }
+            Err(e) => tracing::error!(error = %e, "span deriver task failed"),
         }
         let store = store.clone();
         let log_store = log_store.clone();
+        let trace_store = trace_store.clone();
         tokio::task::spawn_blocking(move || {
             let logs = log_store.close();
+            let traces = trace_store.close();
             store.close()?;
-            logs
+            logs?;
+            traces
         })
         .await
     };

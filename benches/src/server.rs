@@ -145,6 +145,9 @@ pub(crate) struct Server {
     pub(crate) statsd: Option<SocketAddr>,
     /// The logstash json_lines listener (`--logstash 127.0.0.1:0`).
     pub(crate) logstash: Option<SocketAddr>,
+    /// The OTLP receivers (`--otlp-grpc`, `--otlp-http 127.0.0.1:0`).
+    pub(crate) otlp_grpc: Option<SocketAddr>,
+    pub(crate) otlp_http: Option<SocketAddr>,
     log_path: PathBuf,
 }
 
@@ -169,6 +172,7 @@ impl Server {
             .arg(data_dir)
             .args(["--http", "127.0.0.1:0", "--statsd", "127.0.0.1:0"])
             .args(["--logstash", "127.0.0.1:0"])
+            .args(["--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0"])
             .args(["--statsd-flush-interval", &flush])
             .args(["--retention", "0"])
             .args(&opts.extra_args)
@@ -225,6 +229,8 @@ impl Server {
             http,
             statsd: addr("statsd"),
             logstash: addr("logstash"),
+            otlp_grpc: addr("otlp_grpc"),
+            otlp_http: addr("otlp_http"),
             log_path: log_path.to_path_buf(),
         })
     }

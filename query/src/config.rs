@@ -28,8 +28,8 @@ pub struct QueryConfig {
     pub max_concurrent_queries: usize,
     /// How long samples are kept (`None`: forever), as `/api/v1/status/runtimeinfo` reports it.
     pub storage_retention: Option<Duration>,
-    /// The PromQL endpoints' telemetry. The default registers nowhere; the binary passes
-    /// metrics registered in its own registry.
+    /// The query APIs' telemetry (PromQL, Jaeger). The default registers nowhere; the binary
+    /// passes metrics registered in its own registry.
     pub metrics: QueryMetrics,
 }
 

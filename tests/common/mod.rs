@@ -12,6 +12,9 @@ pub struct Argus {
     pub http: String,
     pub statsd: SocketAddr,
     pub logstash: SocketAddr,
+    pub otlp_grpc: SocketAddr,
+    /// `http://host:port` of the OTLP HTTP receiver.
+    pub otlp_http: String,
     pub data_dir: PathBuf,
     pub stderr_path: PathBuf,
     client: reqwest::Client,
@@ -33,6 +36,7 @@ impl Argus {
             .arg(data_dir)
             .args(["--http", "127.0.0.1:0", "--statsd", "127.0.0.1:0"])
             .args(["--logstash", "127.0.0.1:0"])
+            .args(["--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0"])
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -74,6 +78,15 @@ impl Argus {
                 .expect("logstash address")
                 .parse()
                 .expect("logstash address parses"),
+            otlp_grpc: ready["otlp_grpc"]
+                .as_str()
+                .expect("otlp_grpc address")
+                .parse()
+                .expect("otlp_grpc address parses"),
+            otlp_http: format!(
+                "http://{}",
+                ready["otlp_http"].as_str().expect("otlp_http address")
+            ),
             data_dir: data_dir.to_path_buf(),
             stderr_path,
             client: reqwest::Client::new(),
