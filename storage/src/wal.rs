@@ -26,6 +26,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use crate::StorageError;
 use crate::metrics::WalMetrics;
 use crate::varint::{get_uvarint, put_uvarint};
@@ -44,7 +46,7 @@ pub(crate) type Sink<T> = Box<dyn FnMut(u64, T) + Send>;
 
 enum Command<T> {
     Append {
-        payload: Vec<u8>,
+        payload: Bytes,
         /// Sequence numbers the record reserves (at least 1).
         seqs: u64,
         item: T,
@@ -97,7 +99,13 @@ impl<T: Send + 'static> Wal<T> {
     /// Appends one record (payload without the sequence number) reserving `seqs` sequence
     /// numbers, and returns the first of them once the record is on disk (and `item` is with
     /// the sink).
-    pub(crate) fn append(&self, payload: Vec<u8>, seqs: u64, item: T) -> Result<u64, StorageError> {
+    pub(crate) fn append(
+        &self,
+        payload: impl Into<Bytes>,
+        seqs: u64,
+        item: T,
+    ) -> Result<u64, StorageError> {
+        let payload = payload.into();
         // Replay would take a larger record for corruption: refuse it before acknowledging.
         if payload.len() + 10 > MAX_RECORD {
             return Err(StorageError::io(
@@ -192,12 +200,16 @@ impl<T> Writer<T> {
                         reply,
                     } => {
                         let seq = self.next_seq.fetch_add(seqs, Ordering::SeqCst);
-                        let mut body = Vec::with_capacity(payload.len() + 10);
-                        put_uvarint(&mut body, seq);
-                        body.extend_from_slice(&payload);
-                        buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
-                        buf.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-                        buf.extend_from_slice(&body);
+                        let mut seq_bytes = Vec::with_capacity(10);
+                        put_uvarint(&mut seq_bytes, seq);
+                        let mut crc = crc32fast::Hasher::new();
+                        crc.update(&seq_bytes);
+                        crc.update(&payload);
+                        let len = seq_bytes.len() + payload.len();
+                        buf.extend_from_slice(&(len as u32).to_le_bytes());
+                        buf.extend_from_slice(&crc.finalize().to_le_bytes());
+                        buf.extend_from_slice(&seq_bytes);
+                        buf.extend_from_slice(&payload);
                         waiting.push((reply, seq, item));
                     }
                     Command::Rotate { reply } => {

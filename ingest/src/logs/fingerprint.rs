@@ -23,6 +23,7 @@
 //!    /path/file.php(N): f()`) traces. When no stack text is given but the message itself
 //!    holds a multi-line trace, that trace is used.
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -69,6 +70,9 @@ pub(crate) fn fingerprint(
     message: &str,
     is_error: bool,
 ) -> Option<String> {
+    if !is_error && !fields.keys().any(|k| may_hold_exception(k)) {
+        return None;
+    }
     let mut has_exception = false;
     let mut stack_text = None;
     for name in STACK_FIELDS {
@@ -143,6 +147,20 @@ pub(crate) fn fingerprint(
         "{:016x}",
         xxhash_rust::xxh64::xxh64(input.as_bytes(), 0)
     ))
+}
+
+/// Top-level keys that can hold one of the exception fields above (a name, or the first part
+/// of a dotted one): one pass over an event's keys spares most lines two dozen lookups.
+static EXCEPTION_KEYS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    [STACK_FIELDS, TYPE_FIELDS, MESSAGE_FIELDS]
+        .iter()
+        .flat_map(|names| names.iter())
+        .flat_map(|name| [*name, name.split('.').next().unwrap_or(name)])
+        .collect()
+});
+
+fn may_hold_exception(key: &str) -> bool {
+    EXCEPTION_KEYS.contains(key)
 }
 
 /// Text that describes an exception, not a placeholder.

@@ -108,14 +108,78 @@ pub(crate) fn json_kind(v: &Value) -> &'static str {
 /// Turns events into records with the settings of a [`LogIngestConfig`]. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Normalizer {
-    service_fields: std::sync::Arc<[String]>,
+    names: std::sync::Arc<FieldNames>,
     max_line_bytes: usize,
+}
+
+/// One part of a record: the names it is looked up under, in order, each with its bit in
+/// [`FieldNames::present`]'s answer.
+type Role = Vec<(u64, String)>;
+
+/// The names each part of a record is looked up under, and which of them each top-level key
+/// can hold (the name itself, or the first part of a dotted name). An event has a dozen keys
+/// and a record looks at three dozen names: one hash lookup per key decides which names are
+/// worth a lookup in the event.
+#[derive(Debug)]
+struct FieldNames {
+    time: Role,
+    level: Role,
+    service: Role,
+    host: Role,
+    message: Role,
+    trace_id: Role,
+    span_id: Role,
+    by_key: std::collections::HashMap<String, u64>,
+}
+
+impl FieldNames {
+    fn new(service_fields: &[String]) -> FieldNames {
+        let mut next = 0u32;
+        let mut by_key = std::collections::HashMap::new();
+        let mut role = |names: &mut dyn Iterator<Item = &str>| -> Role {
+            names
+                .map(|name| {
+                    // Names past the 64th share the last bit: a false "maybe present" only
+                    // costs a lookup.
+                    let bit = 1u64 << next.min(63);
+                    next += 1;
+                    for key in [name, name.split('.').next().unwrap_or(name)] {
+                        *by_key.entry(key.to_string()).or_insert(0) |= bit;
+                    }
+                    (bit, name.to_string())
+                })
+                .collect()
+        };
+        let time = role(&mut TIME_FIELDS.iter().copied());
+        let level = role(&mut LEVEL_FIELDS.iter().copied());
+        let service = role(&mut service_fields.iter().map(String::as_str));
+        let host = role(&mut HOST_FIELDS.iter().copied());
+        let message = role(&mut MESSAGE_FIELDS.iter().copied());
+        let trace_id = role(&mut TRACE_FIELDS.iter().copied());
+        let span_id = role(&mut SPAN_FIELDS.iter().copied());
+        FieldNames {
+            time,
+            level,
+            service,
+            host,
+            message,
+            trace_id,
+            span_id,
+            by_key,
+        }
+    }
+
+    /// The bits of the names `map` may hold.
+    fn present(&self, map: &Map<String, Value>) -> u64 {
+        map.keys()
+            .fold(0, |bits, k| bits | self.by_key.get(k).copied().unwrap_or(0))
+    }
 }
 
 impl Normalizer {
     pub fn new(config: &LogIngestConfig) -> Self {
         Normalizer {
-            service_fields: config.service_fields.clone().into(),
+            names: std::sync::Arc::new(FieldNames::new(&config.service_fields)),
             max_line_bytes: config.max_line_bytes.max(1),
         }
     }
@@ -166,13 +230,18 @@ impl Normalizer {
 
     /// An event already parsed into `map`, whose text is `raw`. Never fails.
     pub fn object(&self, raw: String, mut map: Map<String, Value>, now_ms: i64) -> LogRecord {
-        let time_ms = take_first(&mut map, TIME_FIELDS, parse_time).unwrap_or(now_ms);
-        let level = take_first(&mut map, LEVEL_FIELDS, normalize_level);
-        let service = take_first(&mut map, &self.service_fields, scalar_text);
-        let host = take_first(&mut map, HOST_FIELDS, scalar_text);
-        let message = take_first(&mut map, MESSAGE_FIELDS, message_text).unwrap_or_default();
-        let trace_id = take_first(&mut map, TRACE_FIELDS, id_text);
-        let span_id = take_first(&mut map, SPAN_FIELDS, id_text);
+        let names = &*self.names;
+        let present = names.present(&map);
+        let time_ms = take_first(&mut map, &names.time, present, parse_time).unwrap_or(now_ms);
+        let mut take = |role: &Role, convert: fn(&Value) -> Option<String>| {
+            take_first(&mut map, role, present, convert)
+        };
+        let level = take(&names.level, normalize_level);
+        let service = take(&names.service, scalar_text);
+        let host = take(&names.host, scalar_text);
+        let message = take(&names.message, message_text).unwrap_or_default();
+        let trace_id = take(&names.trace_id, id_text);
+        let span_id = take(&names.span_id, id_text);
         let is_error = level
             .as_deref()
             .is_some_and(|l| l == "ERROR" || l == "FATAL");
@@ -239,14 +308,18 @@ fn remove_nested(map: &mut Map<String, Value>, parts: &[&str]) -> bool {
     }
 }
 
-/// The first of `names` whose value `convert` accepts, taken out of `map`.
+/// The first of `names` whose value `convert` accepts, taken out of `map`; names whose bit
+/// is not in `present` are not looked for.
 fn take_first<T>(
     map: &mut Map<String, Value>,
-    names: &[impl AsRef<str>],
+    names: &Role,
+    present: u64,
     convert: impl Fn(&Value) -> Option<T>,
 ) -> Option<T> {
-    for name in names {
-        let name = name.as_ref();
+    for (bit, name) in names {
+        if present & bit == 0 {
+            continue;
+        }
         if let Some(out) = get_path(map, name).and_then(&convert) {
             remove_path(map, name);
             return Some(out);

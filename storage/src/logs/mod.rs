@@ -10,7 +10,8 @@
 //!
 //! The indexer thread owns the partitions' `IndexWriter`s: it adds each record to the index
 //! of its partition (`partitions/<start ms>/`, created on demand) and every
-//! `commit_interval` commits every partition that received documents, each commit carrying
+//! `commit_interval` (while a backlog of records waits, up to four intervals: a commit
+//! pauses indexing) commits every partition that received documents, each commit carrying
 //! the highest sequence number handed to the indexer so far as its payload, then reloads the
 //! readers (records become searchable) and publishes the records to live-tail subscribers.
 //! Write-ahead log segments whose records are all committed are deleted. tantivy's merges
@@ -41,6 +42,7 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 use tantivy::indexer::IndexWriterOptions;
 use tantivy::query::{AllQuery, BooleanQuery, ExistsQuery, Occur, Query, RangeQuery};
@@ -63,6 +65,8 @@ use schema::LogSchema;
 const FORMAT: &str = "argus-logs 1\n";
 /// Durable records waiting for the indexer, in encoded bytes, before appends wait.
 const MAX_QUEUE_BYTES: usize = 64 << 20;
+/// Under a backlog, commits wait up to this many commit intervals (see `Indexer::run`).
+const COMMIT_BACKOFF: u32 = 4;
 /// How often the write-ahead log starts a new segment, so committed ones can be deleted.
 const WAL_ROTATE_INTERVAL: Duration = Duration::from_secs(10);
 /// A partition writer that received nothing for this long is closed (frees its threads).
@@ -113,10 +117,11 @@ struct Partition {
     committed: AtomicU64,
 }
 
-/// A durable record on its way to the indexer: the record and its encoding.
+/// A durable record on its way to the indexer: the record and its encoding (a slice of the
+/// write-ahead log payload it was written in).
 struct Pending {
     record: LogRecord,
-    encoded: Vec<u8>,
+    encoded: Bytes,
 }
 
 enum Job {
@@ -204,6 +209,11 @@ impl IndexQueue {
             return Err(StorageError::Index("the log indexer has stopped".into()));
         }
         Ok(())
+    }
+
+    /// True when no batch is waiting: the indexer has caught up with the acknowledged writes.
+    fn is_idle(&self) -> bool {
+        self.state.lock().jobs.is_empty()
     }
 
     fn stop(&self) {
@@ -460,7 +470,7 @@ impl LogStore {
         let m = &self.shared.metrics;
         let mut outcome = LogAppendOutcome::default();
         let cutoff = self.shared.retention_cutoff(now_ms());
-        let mut pending = Vec::with_capacity(records.len());
+        let mut kept = Vec::with_capacity(records.len());
         let mut raw_bytes = 0u64;
         for (i, record) in records.into_iter().enumerate() {
             if let Some(c) = cutoff
@@ -479,15 +489,22 @@ impl LogStore {
                 continue;
             }
             raw_bytes += record.raw.len() as u64;
-            let mut encoded = Vec::with_capacity(record.raw.len() + record.message.len() + 64);
-            codec::encode_record(&record, &mut encoded);
-            pending.push(Pending { record, encoded });
+            kept.push(record);
         }
-        if pending.is_empty() {
+        if kept.is_empty() {
             return Ok(outcome);
         }
-        let n = pending.len() as u64;
-        let payload = codec::encode_batch(pending.iter().map(|p| p.encoded.as_slice()));
+        let n = kept.len() as u64;
+        let (payload, ranges) = codec::encode_batch(&kept);
+        let payload = Bytes::from(payload);
+        let pending: Vec<Pending> = kept
+            .into_iter()
+            .zip(ranges)
+            .map(|(record, range)| Pending {
+                record,
+                encoded: payload.slice(range),
+            })
+            .collect();
         self.shared.queue.wait_for_room()?;
         // Cloned out of the lock: concurrent appends must wait on the fsync together.
         let log = self.wal.lock().clone().ok_or(StorageError::ShuttingDown)?;
@@ -954,7 +971,7 @@ impl Indexer {
                 replayed += 1;
                 let pending = Pending {
                     record,
-                    encoded: encoded.to_vec(),
+                    encoded: Bytes::copy_from_slice(encoded),
                 };
                 if let Err(e) = self.add(seq, pending) {
                     error.get_or_insert(e);
@@ -1023,7 +1040,15 @@ impl Indexer {
                     return;
                 }
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            // A commit stops indexing until the partitions' segments are written (a quarter
+            // of a second under full load). While a backlog remains, the records waiting
+            // would not become searchable sooner by committing on time, so commits back off,
+            // up to COMMIT_BACKOFF intervals; once caught up, the indexer commits at once.
+            let due = now >= deadline
+                && (self.shared.queue.is_idle()
+                    || now >= self.last_commit + interval * COMMIT_BACKOFF);
+            if due {
                 if let Err(e) = self.commit_round() {
                     tracing::error!(error = %e, "log commit failed");
                 }
