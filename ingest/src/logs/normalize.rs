@@ -129,13 +129,14 @@ struct FieldNames {
     message: Role,
     trace_id: Role,
     span_id: Role,
-    by_key: std::collections::HashMap<String, u64>,
+    /// foldhash: the keys are short and the lookup is on every event's every key.
+    by_key: std::collections::HashMap<String, u64, foldhash::fast::RandomState>,
 }
 
 impl FieldNames {
     fn new(service_fields: &[String]) -> FieldNames {
         let mut next = 0u32;
-        let mut by_key = std::collections::HashMap::new();
+        let mut by_key = std::collections::HashMap::default();
         let mut role = |names: &mut dyn Iterator<Item = &str>| -> Role {
             names
                 .map(|name| {
