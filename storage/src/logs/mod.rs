@@ -104,6 +104,9 @@ struct Shared {
     metrics: LogMetrics,
     /// Searches run a partition's segments on this pool, shared by all partitions.
     executor: Executor,
+    /// Set while records wait for the indexer; merges are held back meanwhile (see
+    /// [`BacklogAwareMergePolicy`]).
+    backlog: Arc<AtomicBool>,
 }
 
 /// One time partition: a tantivy index.
@@ -415,6 +418,7 @@ impl LogStore {
             metrics,
             config,
             executor,
+            backlog: Arc::new(AtomicBool::new(false)),
         });
         let mut indexer = Indexer::new(shared.clone());
         indexer.load_partitions()?;
@@ -1040,14 +1044,15 @@ impl Indexer {
                     return;
                 }
             }
+            let backlog = !self.shared.queue.is_idle();
+            self.shared.backlog.store(backlog, Ordering::Relaxed);
             let now = Instant::now();
             // A commit stops indexing until the partitions' segments are written (a quarter
             // of a second under full load). While a backlog remains, the records waiting
             // would not become searchable sooner by committing on time, so commits back off,
             // up to COMMIT_BACKOFF intervals; once caught up, the indexer commits at once.
             let due = now >= deadline
-                && (self.shared.queue.is_idle()
-                    || now >= self.last_commit + interval * COMMIT_BACKOFF);
+                && (!backlog || now >= self.last_commit + interval * COMMIT_BACKOFF);
             if due {
                 if let Err(e) = self.commit_round() {
                     tracing::error!(error = %e, "log commit failed");
@@ -1080,7 +1085,12 @@ impl Indexer {
             return Ok(());
         }
         let p = self.partition(start)?;
-        let writer = new_writer(&p.index, self.shared.config.writer_memory_bytes, None)?;
+        let writer = new_writer(
+            &p.index,
+            self.shared.config.writer_memory_bytes,
+            None,
+            Some(self.shared.backlog.clone()),
+        )?;
         self.writers.insert(
             start,
             OpenWriter {
@@ -1255,11 +1265,12 @@ pub fn log_indexing_threads(writer_memory_bytes: usize) -> usize {
 
 /// A writer of `index` as every partition gets one: `threads` indexing threads (by default
 /// [`log_indexing_threads`]) sharing the memory budget, merge threads for half the cores,
-/// and the merge policy below.
+/// and the merge policy below, held back while `backlog` is set (`None`: never held back).
 fn new_writer(
     index: &Index,
     writer_memory_bytes: usize,
     threads: Option<usize>,
+    backlog: Option<Arc<AtomicBool>>,
 ) -> Result<IndexWriter, StorageError> {
     let memory = writer_memory_bytes.max(MIN_THREAD_MEMORY);
     let threads = threads
@@ -1277,8 +1288,40 @@ fn new_writer(
     let mut policy = tantivy::merge_policy::LogMergePolicy::default();
     policy.set_min_num_segments(16);
     policy.set_min_layer_size(100_000);
-    writer.set_merge_policy(Box::new(policy));
+    match backlog {
+        Some(backlog) => writer.set_merge_policy(Box::new(BacklogAwareMergePolicy {
+            inner: policy,
+            backlog,
+        })),
+        None => writer.set_merge_policy(Box::new(policy)),
+    }
     Ok(writer)
+}
+
+/// Segments a partition may collect while merges are held back.
+const MAX_SEGMENTS_UNDER_BACKLOG: usize = 64;
+
+/// tantivy's log merge policy, except that no merge starts while records wait for the
+/// indexer (until a partition has [`MAX_SEGMENTS_UNDER_BACKLOG`] segments): a merge rewrites
+/// every document once more and, on a busy machine, takes its cores from indexing, so under
+/// a burst the store indexes first and merges when it has caught up (tantivy considers
+/// merges again at each commit and each new segment).
+#[derive(Debug)]
+struct BacklogAwareMergePolicy {
+    inner: tantivy::merge_policy::LogMergePolicy,
+    backlog: Arc<AtomicBool>,
+}
+
+impl tantivy::merge_policy::MergePolicy for BacklogAwareMergePolicy {
+    fn compute_merge_candidates(
+        &self,
+        segments: &[tantivy::SegmentMeta],
+    ) -> Vec<tantivy::merge_policy::MergeCandidate> {
+        if self.backlog.load(Ordering::Relaxed) && segments.len() < MAX_SEGMENTS_UNDER_BACKLOG {
+            return Vec::new();
+        }
+        self.inner.compute_merge_candidates(segments)
+    }
 }
 
 /// One tantivy index with the log store's schema, tokenizers, settings, record encoding and
@@ -1305,7 +1348,7 @@ impl BareLogIndex {
             .create_in_dir(dir)
             .map_err(index_err)?;
         let memory = LogStoreConfig::new(dir).writer_memory_bytes;
-        let writer = new_writer(&index, memory, Some(threads))?;
+        let writer = new_writer(&index, memory, Some(threads), None)?;
         Ok(BareLogIndex {
             schema,
             writer,
