@@ -21,15 +21,20 @@
 //! own (one piece of code, `wal.rs`: group commit, one fsync per group) and replay that log
 //! at start-up; the trace store writes each append as one synced RocksDB batch (RocksDB
 //! groups concurrent writers into one fsync) with a row naming what its search index has
-//! yet to commit. The writer traits are the seam where a stream-backed writer stands in for
+//! yet to commit. The log and trace stores keep their search indexes alike, with one piece
+//! of code: `partition.rs` (a tantivy index per time partition, the indexer's writers and
+//! its commit round, whose payload names the sequence number it covers) and `jobs.rs` (the
+//! byte-bounded queue in front of each indexer thread). The writer traits are the seam where a stream-backed writer stands in for
 //! a store in cluster mode. The on-disk layouts are written down in
 //! `storage/docs/format.md`.
 
 mod error;
 mod files;
+mod jobs;
 mod logs;
 mod metrics;
 mod model;
+mod partition;
 mod series;
 mod traces;
 mod varint;
@@ -39,13 +44,14 @@ pub use error::StorageError;
 pub use logs::{
     BareLogIndex, ErrorGroup, LogAppendOutcome, LogCursor, LogHit, LogOrder, LogQuery, LogRecord,
     LogSearchResult, LogStore, LogStoreConfig, LogSubscription, LogWriter, TAIL_CAPACITY,
-    TailBatch, log_indexing_threads, reject as log_reject,
+    TailBatch, reject as log_reject,
 };
 pub use metrics::{GaugeGuard, LogMetrics, MetricsRegistrar, StorageMetrics, TraceMetrics};
 pub use model::{
     Label, Labels, METRIC_NAME, MatchOp, Matcher, STALE_NAN_BITS, Sample, SeriesSamples,
     is_stale_nan, is_valid_label_name, is_valid_metric_name, now_ms, stale_nan,
 };
+pub use partition::indexing_threads as log_indexing_threads;
 pub use series::{
     AppendOutcome, METADATA_ENTRIES_PER_FAMILY, METADATA_MAX_FAMILIES, METADATA_MAX_TEXT_BYTES,
     MetricMetadata, MetricType, SeriesId, SeriesRef, SeriesStore, SeriesStoreConfig, SeriesWriter,

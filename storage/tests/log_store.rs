@@ -1,8 +1,9 @@
 //! The log store end to end: durability across crashes, every query kind, paging, histogram,
 //! facets, retention, error groups, live tail, and index size.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader};
+mod common;
+
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -624,37 +625,9 @@ fn kill_minus_9_loses_nothing_acknowledged() {
     let mut acked_up_to = 0u64;
     let mut start = 0u64;
     for _round in 0..3 {
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "kill_minus_9_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("ARGUS_LOG_KILL_CHILD_DIR", dir.path())
-            .env("ARGUS_LOG_KILL_CHILD_START", start.to_string())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
         let target = start + rng.random_range(500..5000);
-        let mut last = start;
-        while last < target {
-            let line = lines.next().expect("child ended").unwrap();
-            if let Some(n) = line.strip_prefix("acked ") {
-                last = n.parse().unwrap();
-            }
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        // Whatever it printed before dying was acknowledged.
-        for line in lines.map_while(Result::ok) {
-            if let Some(n) = line.strip_prefix("acked ") {
-                last = n.parse().unwrap();
-            }
-        }
-        acked_up_to = last;
+        let acked = common::kill_child("ARGUS_LOG_KILL_CHILD", dir.path(), start, |n| n >= target);
+        acked_up_to = acked.last().copied().unwrap_or(start);
         let store = open(dir.path());
         let counts = id_counts(&store);
         assert!(counts.values().all(|n| *n == 1), "duplicates after kill -9");
@@ -899,7 +872,7 @@ fn index_bytes_per_record_against_raw_json() {
     }
     store.flush().unwrap();
     store.close().unwrap();
-    let index_bytes = dir_size(&dir.path().join("partitions"));
+    let index_bytes = common::dir_size(&dir.path().join("partitions"));
     let per_record = index_bytes as f64 / n as f64;
     let raw_per_record = raw_bytes as f64 / n as f64;
     println!(
@@ -920,20 +893,6 @@ fn index_bytes_per_record_against_raw_json() {
     store.close().unwrap();
 }
 
-fn dir_size(path: &Path) -> u64 {
-    let mut total = 0;
-    for e in std::fs::read_dir(path).unwrap() {
-        let e = e.unwrap();
-        let m = e.metadata().unwrap();
-        total += if m.is_dir() {
-            dir_size(&e.path())
-        } else {
-            m.len()
-        };
-    }
-    total
-}
-
 #[test]
 fn metrics_are_registered_and_move() {
     let dir = tempfile::tempdir().unwrap();
@@ -944,19 +903,7 @@ fn metrics_are_registered_and_move() {
         .unwrap();
     store.flush().unwrap();
     store.search(&query("line", 0, i64::MAX / 2)).unwrap();
-    let text = prometheus::TextEncoder::new()
-        .encode_to_string(&registry.gather())
-        .unwrap();
-    // Plain samples and histogram counts, by name.
-    let names: BTreeMap<String, f64> = text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (name, value) = l.split_once(' ')?;
-            let name = name.strip_suffix("_count").unwrap_or(name);
-            Some((name.to_string(), value.parse().ok()?))
-        })
-        .collect();
+    let names = common::metric_values(&registry);
     for (name, min) in [
         ("argus_storage_logs_records_appended_total", 1.0),
         ("argus_storage_logs_bytes_appended_total", 10.0),

@@ -2,8 +2,9 @@
 //! every search condition with Jaeger's semantics, services and operations, durability
 //! across crashes (dropped stores and a real `kill -9`), retention, rejects and metrics.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -740,37 +741,17 @@ fn kill_minus_9_loses_nothing_acknowledged() {
     let mut start = 0u64;
     let mut acked_all: HashSet<u64> = HashSet::new();
     for _round in 0..3 {
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "kill_minus_9_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("ARGUS_TRACE_KILL_CHILD_DIR", dir.path())
-            .env("ARGUS_TRACE_KILL_CHILD_START", start.to_string())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
         let target = rng.random_range(20..200);
         let mut acked = 0;
-        while acked < target {
-            let line = lines.next().expect("child ended").unwrap();
-            if let Some(n) = line.strip_prefix("acked ") {
-                acked_all.insert(n.parse().unwrap());
+        acked_all.extend(common::kill_child(
+            "ARGUS_TRACE_KILL_CHILD",
+            dir.path(),
+            start,
+            |_| {
                 acked += 1;
-            }
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        // Whatever it printed before dying was acknowledged.
-        for line in lines.map_while(Result::ok) {
-            if let Some(n) = line.strip_prefix("acked ") {
-                acked_all.insert(n.parse().unwrap());
-            }
-        }
+                acked >= target
+            },
+        ));
         let store = open(dir.path());
         store.flush().unwrap();
         let mut q = query(0, u64::MAX);
@@ -927,18 +908,7 @@ fn metrics_are_registered_and_move() {
     store.flush().unwrap();
     store.find_traces(&query(0, u64::MAX)).unwrap();
     store.trace(&tid(1)).unwrap();
-    let text = prometheus::TextEncoder::new()
-        .encode_to_string(&registry.gather())
-        .unwrap();
-    let names: BTreeMap<String, f64> = text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (name, value) = l.split_once(' ')?;
-            let name = name.strip_suffix("_count").unwrap_or(name);
-            Some((name.to_string(), value.parse().ok()?))
-        })
-        .collect();
+    let names = common::metric_values(&registry);
     for (name, min) in [
         ("argus_storage_traces_spans_appended_total", 4.0),
         ("argus_storage_traces_bytes_appended_total", 100.0),
@@ -1240,8 +1210,8 @@ fn measure_ingest_lookup_and_search() {
     };
     let store = TraceStore::open(c, &prometheus::Registry::new()).unwrap();
     let n = store.span_count();
-    let spans_bytes = dir_size(&dir.join("spans"));
-    let index_bytes = dir_size(&dir.join("index"));
+    let spans_bytes = common::dir_size(&dir.join("spans"));
+    let index_bytes = common::dir_size(&dir.join("index"));
     println!(
         "on disk: spans {:.1} B/span, index {:.1} B/span, total {:.1} B/span",
         spans_bytes as f64 / n as f64,
@@ -1392,18 +1362,4 @@ fn ingest(c: &TraceStoreConfig, now: u64, total: u64, threads: u64, per_trace: u
         percentile(latencies, 0.99),
     );
     store.close().unwrap();
-}
-
-fn dir_size(path: &Path) -> u64 {
-    let mut total = 0;
-    for e in std::fs::read_dir(path).unwrap() {
-        let e = e.unwrap();
-        let m = e.metadata().unwrap();
-        total += if m.is_dir() {
-            dir_size(&e.path())
-        } else {
-            m.len()
-        };
-    }
-    total
 }

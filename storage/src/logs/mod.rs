@@ -15,7 +15,11 @@
 //! the highest sequence number handed to the indexer so far as its payload, then reloads the
 //! readers (records become searchable) and publishes the records to live-tail subscribers.
 //! Write-ahead log segments whose records are all committed are deleted. tantivy's merges
-//! run in its own threads.
+//! run in its own threads. The partition indexes, their writers, the commit round and the
+//! merge policy are `crate::partition`'s, the queue's core `crate::jobs`'s (both shared with
+//! the trace store); this module owns what is the log store's own around them: the
+//! write-ahead log, the commit cadence and its back-off, replay, live tail, the retention
+//! floor and the searches.
 //!
 //! Recovery: each partition's committed sequence number is its last commit's payload; the
 //! log is replayed skipping every record whose partition has committed it, so nothing is
@@ -34,20 +38,19 @@ mod query;
 mod schema;
 mod tail;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use parking_lot::{Condvar, Mutex, RwLock};
-use tantivy::indexer::IndexWriterOptions;
-use tantivy::query::{AllQuery, BooleanQuery, ExistsQuery, Occur, Query, RangeQuery};
+use parking_lot::Mutex;
+use tantivy::query::{BooleanQuery, ExistsQuery, Occur, Query, RangeQuery};
 use tantivy::schema::{Term, Value};
-use tantivy::{Executor, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
+use tantivy::{Index, IndexWriter, Searcher, TantivyDocument};
 
 pub use api::{
     ErrorGroup, LogAppendOutcome, LogCursor, LogHit, LogOrder, LogQuery, LogRecord,
@@ -55,7 +58,11 @@ pub use api::{
 };
 pub use tail::{LogSubscription, TAIL_CAPACITY, TailBatch};
 
+use crate::jobs::{JobQueue, Popped};
 use crate::metrics::LogMetrics;
+use crate::partition::{
+    self, IndexSpec, Partition, Partitions, Writers, duration_ms, index_err, new_writer,
+};
 use crate::wal::{self, Wal};
 use crate::{StorageError, now_ms};
 use collect::{GroupCollector, GroupPart, SearchCollector, SearchFruit, SeqCollector, rank};
@@ -69,13 +76,8 @@ const MAX_QUEUE_BYTES: usize = 64 << 20;
 const COMMIT_BACKOFF: u32 = 4;
 /// How often the write-ahead log starts a new segment, so committed ones can be deleted.
 const WAL_ROTATE_INTERVAL: Duration = Duration::from_secs(10);
-/// A partition writer that received nothing for this long is closed (frees its threads).
-const IDLE_WRITER: Duration = Duration::from_secs(120);
 const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
 const INDEX_BYTES_INTERVAL: Duration = Duration::from_secs(10);
-/// tantivy's smallest indexing budget per thread.
-const MIN_THREAD_MEMORY: usize = 15_000_000;
-const MAX_THREAD_MEMORY: usize = u32::MAX as usize - 1_000_000;
 /// Blocks of the document store each partition reader caches.
 const DOC_CACHE_BLOCKS: usize = 32;
 
@@ -98,26 +100,14 @@ struct Shared {
     dir: PathBuf,
     schema: LogSchema,
     queries: query::QueryBuilder,
-    partitions: RwLock<BTreeMap<i64, Arc<Partition>>>,
+    /// The partitions' indexes in `partitions/`.
+    partitions: Partitions,
     queue: IndexQueue,
     hub: Arc<tail::TailHub>,
     metrics: LogMetrics,
-    /// Searches run a partition's segments on this pool, shared by all partitions.
-    executor: Executor,
     /// Set while records wait for the indexer; merges are held back meanwhile (see
-    /// [`BacklogAwareMergePolicy`]).
+    /// [`partition::new_writer`]).
     backlog: Arc<AtomicBool>,
-}
-
-/// One time partition: a tantivy index.
-struct Partition {
-    start: i64,
-    dir: PathBuf,
-    index: Index,
-    reader: IndexReader,
-    /// Highest sequence number every record of this partition up to which is committed
-    /// (the last commit's payload); 0 before the first.
-    committed: AtomicU64,
 }
 
 /// A durable record on its way to the indexer: the record and its encoding (a slice of the
@@ -131,7 +121,6 @@ enum Job {
     Batch {
         first_seq: u64,
         records: Vec<Pending>,
-        bytes: usize,
     },
     Flush(SyncSender<Result<(), StorageError>>),
     Retention(i64, SyncSender<Result<usize, StorageError>>),
@@ -140,107 +129,17 @@ enum Job {
 }
 
 /// The indexer's queue. Batches arrive from the write-ahead log's thread and never wait;
-/// appenders wait for room before they write (see [`IndexQueue::wait_for_room`]), which
-/// bounds it.
-struct IndexQueue {
-    state: Mutex<QueueState>,
-    changed: Condvar,
-}
+/// appenders wait for room before they write (see [`wait_for_room`]), which bounds it. Once
+/// stopped, the records of the jobs it drops stay in the write-ahead log for the next start.
+type IndexQueue = JobQueue<Job, ()>;
 
-#[derive(Default)]
-struct QueueState {
-    jobs: VecDeque<Job>,
-    bytes: usize,
-    /// The indexer stops at once without committing (as a crash would): the store was
-    /// dropped without `close`, or the indexer panicked. Jobs are dropped from then on; their
-    /// records stay in the write-ahead log for the next start.
-    stopped: bool,
-}
-
-enum Popped {
-    Job(Job),
-    Timeout,
-    Abandon,
-}
-
-impl IndexQueue {
-    fn push(&self, job: Job, metrics: &LogMetrics) {
-        let mut s = self.state.lock();
-        if s.stopped {
-            return;
-        }
-        if let Job::Batch { bytes, .. } = &job {
-            s.bytes += bytes;
-            metrics.index_queue_bytes.set(s.bytes as i64);
-        }
-        s.jobs.push_back(job);
-        self.changed.notify_all();
+/// Blocks while the queue holds more than [`MAX_QUEUE_BYTES`] (the indexer is behind).
+/// An error once the indexer has stopped.
+fn wait_for_room(queue: &IndexQueue) -> Result<(), StorageError> {
+    if queue.wait_for_room(MAX_QUEUE_BYTES, None).stopped() {
+        return Err(StorageError::Index("the log indexer has stopped".into()));
     }
-
-    fn pop(&self, deadline: Instant, metrics: &LogMetrics) -> Popped {
-        let mut s = self.state.lock();
-        loop {
-            if s.stopped {
-                return Popped::Abandon;
-            }
-            if let Some(job) = s.jobs.pop_front() {
-                if let Job::Batch { bytes, .. } = &job {
-                    s.bytes -= bytes;
-                    metrics.index_queue_bytes.set(s.bytes as i64);
-                    self.changed.notify_all();
-                }
-                return Popped::Job(job);
-            }
-            if self.changed.wait_until(&mut s, deadline).timed_out() && s.jobs.is_empty() {
-                return if s.stopped {
-                    Popped::Abandon
-                } else {
-                    Popped::Timeout
-                };
-            }
-        }
-    }
-
-    /// Blocks while the queue holds more than [`MAX_QUEUE_BYTES`] (the indexer is behind).
-    /// An error once the indexer has stopped.
-    fn wait_for_room(&self) -> Result<(), StorageError> {
-        let mut s = self.state.lock();
-        while s.bytes > MAX_QUEUE_BYTES && !s.stopped {
-            self.changed.wait(&mut s);
-        }
-        if s.stopped {
-            return Err(StorageError::Index("the log indexer has stopped".into()));
-        }
-        Ok(())
-    }
-
-    /// True when no batch is waiting: the indexer has caught up with the acknowledged writes.
-    fn is_idle(&self) -> bool {
-        self.state.lock().jobs.is_empty()
-    }
-
-    fn stop(&self) {
-        let dropped = {
-            let mut s = self.state.lock();
-            s.stopped = true;
-            s.bytes = 0;
-            std::mem::take(&mut s.jobs)
-        };
-        self.changed.notify_all();
-        // Waiting callers learn from their dropped reply channels.
-        drop(dropped);
-    }
-}
-
-fn duration_ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
-}
-
-fn index_err(e: tantivy::TantivyError) -> StorageError {
-    match e {
-        tantivy::TantivyError::InvalidArgument(m) => StorageError::InvalidQuery(m),
-        e => StorageError::Index(e.to_string()),
-    }
+    Ok(())
 }
 
 impl Shared {
@@ -249,19 +148,11 @@ impl Shared {
     }
 
     fn partition_of(&self, t: i64) -> i64 {
-        let len = self.partition_len();
-        t.div_euclid(len).saturating_mul(len)
+        partition::start_of(t, self.partition_len())
     }
 
     fn retention_cutoff(&self, now: i64) -> Option<i64> {
-        self.config
-            .retention
-            .filter(|r| !r.is_zero())
-            .map(|r| now.saturating_sub(duration_ms(r)))
-    }
-
-    fn partitions_dir(&self) -> PathBuf {
-        self.dir.join("partitions")
+        partition::retention_cutoff(self.config.retention, now)
     }
 
     /// Partitions overlapping `[start, end]`, oldest first.
@@ -269,12 +160,7 @@ impl Shared {
         if start > end {
             return Vec::new();
         }
-        let first = self.partition_of(start);
-        self.partitions
-            .read()
-            .range(first..=end)
-            .map(|(_, p)| p.clone())
-            .collect()
+        self.partitions.range(self.partition_of(start), end)
     }
 
     /// The query for one partition: the user's query AND the time range, the range left out
@@ -287,27 +173,17 @@ impl Shared {
         end: i64,
     ) -> Box<dyn Query> {
         let p_end = partition.start.saturating_add(self.partition_len() - 1);
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut clauses: Vec<Box<dyn Query>> = Vec::new();
         if start > partition.start || end < p_end {
-            clauses.push((
-                Occur::Must,
-                Box::new(RangeQuery::new(
-                    std::ops::Bound::Included(Term::from_field_i64(self.schema.time, start)),
-                    std::ops::Bound::Included(Term::from_field_i64(self.schema.time, end)),
-                )),
-            ));
+            clauses.push(Box::new(RangeQuery::new(
+                std::ops::Bound::Included(Term::from_field_i64(self.schema.time, start)),
+                std::ops::Bound::Included(Term::from_field_i64(self.schema.time, end)),
+            )));
         }
         if let Some(q) = user {
-            clauses.push((Occur::Must, q.box_clone()));
+            clauses.push(q.box_clone());
         }
-        match clauses.len() {
-            0 => Box::new(AllQuery),
-            1 => clauses
-                .pop()
-                .map(|(_, q)| q)
-                .unwrap_or_else(|| Box::new(AllQuery)),
-            _ => Box::new(BooleanQuery::new(clauses)),
-        }
+        partition::all_of(clauses)
     }
 
     /// The stored record of a document.
@@ -321,70 +197,10 @@ impl Shared {
             .and_then(|v| v.as_bytes())
             .and_then(codec::decode_record)
             .ok_or_else(|| StorageError::Corruption {
-                path: self.partitions_dir(),
+                path: self.partitions.dir().to_path_buf(),
                 detail: "undecodable stored log record".into(),
             })
     }
-
-    fn open_partition(&self, start: i64, create: bool) -> Result<Option<Partition>, StorageError> {
-        let dir = self.partitions_dir().join(start.to_string());
-        let exists = dir.join("meta.json").exists();
-        if !exists && !create {
-            return Ok(None);
-        }
-        let mut index = if exists {
-            let mut index = Index::open_in_dir(&dir).map_err(index_err)?;
-            index.set_tokenizers(schema::tokenizers());
-            if index.schema() != self.schema.schema {
-                return Err(StorageError::Corruption {
-                    path: dir,
-                    detail: "log partition has a different schema".into(),
-                });
-            }
-            index
-        } else {
-            std::fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
-            crate::files::sync_dir(&self.partitions_dir())?;
-            Index::builder()
-                .schema(self.schema.schema.clone())
-                .settings(schema::index_settings())
-                .tokenizers(schema::tokenizers())
-                .create_in_dir(&dir)
-                .map_err(index_err)?
-        };
-        index.set_executor(self.executor.clone());
-        let committed = match index.load_metas().map_err(index_err)?.payload {
-            Some(p) => parse_payload(&p).ok_or_else(|| StorageError::Corruption {
-                path: dir.clone(),
-                detail: format!("unknown commit payload {p:?}"),
-            })?,
-            None => 0,
-        };
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .doc_store_cache_num_blocks(DOC_CACHE_BLOCKS)
-            .try_into()
-            .map_err(index_err)?;
-        Ok(Some(Partition {
-            start,
-            dir,
-            index,
-            reader,
-            committed: AtomicU64::new(committed),
-        }))
-    }
-}
-
-fn commit_payload(seq: u64) -> String {
-    serde_json::json!({ "wal_seq": seq }).to_string()
-}
-
-fn parse_payload(p: &str) -> Option<u64> {
-    serde_json::from_str::<serde_json::Value>(p)
-        .ok()?
-        .get("wal_seq")?
-        .as_u64()
 }
 
 impl LogStore {
@@ -402,38 +218,42 @@ impl LogStore {
         }
         check_format(&dir)?;
         let schema = LogSchema::new();
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let executor =
-            Executor::multi_thread(cpus.min(4), "argus-log-search-").map_err(index_err)?;
+        let spec = IndexSpec {
+            store: "log",
+            payload_key: "wal_seq",
+            schema: schema.schema.clone(),
+            settings: schema::index_settings(),
+            tokenizers: schema::tokenizers(),
+            doc_cache_blocks: Some(DOC_CACHE_BLOCKS),
+        };
+        let partitions = Partitions::new(
+            spec,
+            dir.join("partitions"),
+            "argus-log-search-",
+            Some(metrics.partitions.clone()),
+        )?;
         let shared = Arc::new(Shared {
             queries: query::QueryBuilder::new(&schema),
             schema,
             dir,
-            partitions: RwLock::new(BTreeMap::new()),
-            queue: IndexQueue {
-                state: Mutex::new(QueueState::default()),
-                changed: Condvar::new(),
-            },
+            partitions,
+            queue: JobQueue::new((), metrics.index_queue_bytes.clone()),
             hub: tail::TailHub::new(metrics.tail_dropped.clone()),
             metrics,
             config,
-            executor,
             backlog: Arc::new(AtomicBool::new(false)),
         });
         let mut indexer = Indexer::new(shared.clone());
-        indexer.load_partitions()?;
+        // Directories without an index were created but never made one (a crash in
+        // between): their records are still in the log.
+        shared.partitions.load(|_| true)?;
         let next_seq = indexer.replay(&wal_dir)?;
         let sink_shared = shared.clone();
         let sink: wal::Sink<Vec<Pending>> = Box::new(move |first_seq, records: Vec<Pending>| {
             let bytes = records.iter().map(|p| p.encoded.len()).sum();
-            sink_shared.queue.push(
-                Job::Batch {
-                    first_seq,
-                    records,
-                    bytes,
-                },
-                &sink_shared.metrics,
-            );
+            sink_shared
+                .queue
+                .push(Job::Batch { first_seq, records }, bytes);
         });
         let log = Arc::new(Wal::open(
             &wal_dir,
@@ -454,7 +274,7 @@ impl LogStore {
                     tracing::error!(
                         "the log indexer panicked; new records stay in the write-ahead log until the next start"
                     );
-                    indexer_shared.queue.stop();
+                    indexer_shared.queue.stop(|_| ());
                 }
             })
             .map_err(|e| StorageError::io(&wal_dir, e))?;
@@ -509,7 +329,7 @@ impl LogStore {
                 encoded: payload.slice(range),
             })
             .collect();
-        self.shared.queue.wait_for_room()?;
+        wait_for_room(&self.shared.queue)?;
         // Cloned out of the lock: concurrent appends must wait on the fsync together.
         let log = self.wal.lock().clone().ok_or(StorageError::ShuttingDown)?;
         log.append(payload, n, pending)?;
@@ -716,23 +536,19 @@ impl LogStore {
     /// Commits what has been appended so far and makes it searchable, without waiting for
     /// the next commit interval.
     pub fn flush(&self) -> Result<(), StorageError> {
-        let (tx, rx) = sync_channel(1);
-        self.send(Job::Flush(tx))?;
-        rx.recv().map_err(|_| StorageError::ShuttingDown)?
+        partition::ask(|tx| self.send(Job::Flush(tx)))
     }
 
     /// Deletes every partition that ends before `now_ms - retention`; returns how many.
     pub fn enforce_retention(&self, now_ms: i64) -> Result<usize, StorageError> {
-        let (tx, rx) = sync_channel(1);
-        self.send(Job::Retention(now_ms, tx))?;
-        rx.recv().map_err(|_| StorageError::ShuttingDown)?
+        partition::ask(|tx| self.send(Job::Retention(now_ms, tx)))
     }
 
     fn send(&self, job: Job) -> Result<(), StorageError> {
         if self.closed.load(Ordering::SeqCst) || self.indexer.lock().is_none() {
             return Err(StorageError::ShuttingDown);
         }
-        self.shared.queue.push(job, &self.shared.metrics);
+        self.shared.queue.push(job, 0);
         Ok(())
     }
 
@@ -748,7 +564,7 @@ impl LogStore {
         if let Some(log) = &log {
             log.close();
         }
-        self.shared.queue.push(Job::Stop, &self.shared.metrics);
+        self.shared.queue.push(Job::Stop, 0);
         if let Some(h) = self.indexer.lock().take() {
             h.join()
                 .map_err(|_| StorageError::Index("the log indexer panicked".into()))?;
@@ -764,17 +580,12 @@ impl LogStore {
 
     /// Records committed (searchable) in all partitions.
     pub fn record_count(&self) -> u64 {
-        self.shared
-            .partitions
-            .read()
-            .values()
-            .map(|p| p.reader.searcher().num_docs())
-            .sum()
+        self.shared.partitions.doc_count()
     }
 
     /// Number of time partitions.
     pub fn partition_count(&self) -> usize {
-        self.shared.partitions.read().len()
+        self.shared.partitions.len()
     }
 
     pub fn metrics(&self) -> &LogMetrics {
@@ -793,7 +604,7 @@ impl Drop for LogStore {
     /// the write-ahead log holds everything acknowledged and the next open replays it.
     fn drop(&mut self) {
         if let Some(h) = self.indexer.lock().take() {
-            self.shared.queue.stop();
+            self.shared.queue.stop(|_| ());
             let _ = h.join();
         }
         if let Some(log) = self.wal.lock().take() {
@@ -857,18 +668,10 @@ fn check_format(dir: &Path) -> Result<(), StorageError> {
 
 // ------------------------------------------------------------------ indexer
 
-/// A partition's writer, owned by the indexer thread.
-struct OpenWriter {
-    writer: IndexWriter,
-    /// Documents added since the last commit.
-    uncommitted: u64,
-    last_used: Instant,
-}
-
 struct Indexer {
     shared: Arc<Shared>,
     wal: Option<Arc<Wal<Vec<Pending>>>>,
-    writers: HashMap<i64, OpenWriter>,
+    writers: Writers,
     /// Highest sequence number received (all lower ones received too).
     received: u64,
     /// Records that could not be added (an I/O error creating their partition, say): retried
@@ -887,10 +690,14 @@ struct Indexer {
 impl Indexer {
     fn new(shared: Arc<Shared>) -> Indexer {
         let now = Instant::now();
+        let writers = Writers::new(
+            shared.config.writer_memory_bytes,
+            Some(shared.backlog.clone()),
+        );
         Indexer {
             shared,
             wal: None,
-            writers: HashMap::new(),
+            writers,
             received: 0,
             failed: BTreeMap::new(),
             covered: 0,
@@ -903,46 +710,10 @@ impl Indexer {
         }
     }
 
-    fn load_partitions(&mut self) -> Result<(), StorageError> {
-        let dir = self.shared.partitions_dir();
-        let entries = std::fs::read_dir(&dir).map_err(|e| StorageError::io(&dir, e))?;
-        let mut found = BTreeMap::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| StorageError::io(&dir, e))?;
-            let Some(start) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<i64>().ok())
-            else {
-                continue;
-            };
-            match self.shared.open_partition(start, false)? {
-                Some(p) => {
-                    found.insert(start, Arc::new(p));
-                }
-                // Created but never made an index (a crash in between): its records are
-                // still in the log.
-                None => {
-                    let path = entry.path();
-                    std::fs::remove_dir_all(&path).map_err(|e| StorageError::io(&path, e))?;
-                }
-            }
-        }
-        self.shared.metrics.partitions.set(found.len() as i64);
-        *self.shared.partitions.write() = found;
-        Ok(())
-    }
-
     /// Indexes the log's records that their partitions have not committed, commits them and
     /// returns the next sequence number.
     fn replay(&mut self, wal_dir: &Path) -> Result<u64, StorageError> {
-        let committed: HashMap<i64, u64> = self
-            .shared
-            .partitions
-            .read()
-            .iter()
-            .map(|(s, p)| (*s, p.committed.load(Ordering::SeqCst)))
-            .collect();
+        let committed = self.shared.partitions.committed();
         let max_committed = committed.values().copied().max().unwrap_or(0);
         // Partitions retention deleted: the log must not bring their records back.
         let floor = read_floor(&self.shared.dir)?;
@@ -1013,12 +784,10 @@ impl Indexer {
         loop {
             let interval = self.shared.config.commit_interval;
             let deadline = self.last_commit + interval;
-            match self.shared.queue.pop(deadline, &self.shared.metrics) {
+            match self.shared.queue.pop(deadline) {
                 Popped::Abandon => return,
                 Popped::Timeout => {}
-                Popped::Job(Job::Batch {
-                    first_seq, records, ..
-                }) => {
+                Popped::Job(Job::Batch { first_seq, records }) => {
                     let n = records.len() as u64;
                     for (i, pending) in records.into_iter().enumerate() {
                         let seq = first_seq + i as u64;
@@ -1063,67 +832,25 @@ impl Indexer {
         }
     }
 
-    /// The partition of `start`, opened or created.
-    fn partition(&mut self, start: i64) -> Result<Arc<Partition>, StorageError> {
-        if let Some(p) = self.shared.partitions.read().get(&start) {
-            return Ok(p.clone());
-        }
-        let p = Arc::new(
-            self.shared
-                .open_partition(start, true)?
-                .ok_or_else(|| StorageError::Index("partition not created".into()))?,
-        );
-        let mut parts = self.shared.partitions.write();
-        parts.insert(start, p.clone());
-        self.shared.metrics.partitions.set(parts.len() as i64);
-        Ok(p)
-    }
-
-    /// Opens the writer of partition `start` unless it is open.
-    fn open_writer(&mut self, start: i64) -> Result<(), StorageError> {
-        if self.writers.contains_key(&start) {
-            return Ok(());
-        }
-        let p = self.partition(start)?;
-        let writer = new_writer(
-            &p.index,
-            self.shared.config.writer_memory_bytes,
-            None,
-            Some(self.shared.backlog.clone()),
-        )?;
-        self.writers.insert(
-            start,
-            OpenWriter {
-                writer,
-                uncommitted: 0,
-                last_used: Instant::now(),
-            },
-        );
-        Ok(())
-    }
-
     /// Adds a record to its partition's writer; on failure keeps it for the next round.
     fn add(&mut self, seq: u64, pending: Pending) -> Result<(), StorageError> {
         let start = self.shared.partition_of(pending.record.time_ms);
-        if let Err(e) = self.open_writer(start) {
-            self.failed.insert(seq, pending);
-            return Err(e);
-        }
-        let Some(w) = self.writers.get_mut(&start) else {
-            self.failed.insert(seq, pending);
-            return Err(StorageError::Index("partition writer missing".into()));
+        let w = match self.writers.get(&self.shared.partitions, start) {
+            Ok(w) => w,
+            Err(e) => {
+                self.failed.insert(seq, pending);
+                return Err(e);
+            }
         };
         let Pending {
             mut record,
             encoded,
         } = pending;
         let doc = self.shared.schema.document(seq, &mut record, &encoded);
-        if let Err(e) = w.writer.add_document(doc) {
+        if let Err(e) = w.add(doc) {
             self.failed.insert(seq, Pending { record, encoded });
             return Err(index_err(e));
         }
-        w.uncommitted += 1;
-        w.last_used = Instant::now();
         if self.shared.hub.has_subscribers() {
             self.tail.push(Arc::new(LogHit { seq, record }));
         }
@@ -1137,48 +864,17 @@ impl Indexer {
         for (seq, pending) in std::mem::take(&mut self.failed) {
             let _ = self.add(seq, pending);
         }
-        // Everything below the oldest record not in a writer is in one.
-        let mark = match self.failed.keys().next() {
-            Some(first) => first.saturating_sub(1).min(self.received),
-            None => self.received,
-        };
-        let payload = commit_payload(mark);
-        let mut result = Ok(());
-        let mut indexed = 0;
-        let mut any = false;
-        for (start, w) in &mut self.writers {
-            if w.uncommitted == 0 {
-                continue;
-            }
-            any = true;
-            let committed = w.writer.prepare_commit().and_then(|mut c| {
-                c.set_payload(&payload);
-                c.commit()
-            });
-            let Some(p) = self.shared.partitions.read().get(start).cloned() else {
-                continue;
-            };
-            match committed.and_then(|_| p.reader.reload()) {
-                Ok(()) => {
-                    p.committed.store(mark, Ordering::SeqCst);
-                    indexed += w.uncommitted;
-                    w.uncommitted = 0;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, partition = start, "log partition commit failed");
-                    result = Err(index_err(e));
-                }
-            }
-        }
-        if !any {
+        let mark = partition::commit_mark(self.failed.keys().next().copied(), self.received);
+        let round = self.writers.commit(&self.shared.partitions, mark);
+        if !round.any {
             return Ok(());
         }
-        self.shared.metrics.records_indexed.inc_by(indexed);
+        self.shared.metrics.records_indexed.inc_by(round.docs);
         self.shared
             .metrics
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
-        result?;
+        round.result?;
         self.covered = mark;
         self.shared.hub.publish(std::mem::take(&mut self.tail));
         if let Some(log) = &self.wal {
@@ -1197,8 +893,7 @@ impl Indexer {
 
     /// Periodic work between commits: closing idle writers, retention, size metric.
     fn maintenance(&mut self) {
-        self.writers
-            .retain(|_, w| w.uncommitted > 0 || w.last_used.elapsed() < IDLE_WRITER);
+        self.writers.close_idle();
         if self.last_retention.elapsed() >= RETENTION_INTERVAL {
             self.last_retention = Instant::now();
             if let Err(e) = self.retention(now_ms()) {
@@ -1212,7 +907,7 @@ impl Indexer {
 
     fn update_index_bytes(&mut self) {
         self.last_index_bytes = Instant::now();
-        if let Ok(bytes) = crate::files::dir_size(&self.shared.partitions_dir()) {
+        if let Ok(bytes) = crate::files::dir_size(self.shared.partitions.dir()) {
             self.shared.metrics.index_bytes.set(bytes as i64);
         }
     }
@@ -1225,102 +920,28 @@ impl Indexer {
         let expired: Vec<Arc<Partition>> = self
             .shared
             .partitions
-            .read()
-            .values()
+            .all()
+            .into_iter()
             .filter(|p| p.start.saturating_add(len) <= cutoff)
-            .cloned()
             .collect();
         for p in &expired {
             // Its uncommitted documents are expired too.
-            self.writers.remove(&p.start);
+            self.writers.remove(p.start);
             self.failed
                 .retain(|_, f| self.shared.partition_of(f.record.time_ms) != p.start);
-            {
-                let mut parts = self.shared.partitions.write();
-                parts.remove(&p.start);
-                self.shared.metrics.partitions.set(parts.len() as i64);
-            }
+            self.shared.partitions.remove(p.start);
             std::fs::remove_dir_all(&p.dir).map_err(|e| StorageError::io(&p.dir, e))?;
             self.shared.metrics.retention_partitions_dropped.inc();
             tracing::info!(partition = p.start, "retention deleted a log partition");
         }
         if let Some(end) = expired.iter().map(|p| p.start.saturating_add(len)).max() {
-            crate::files::sync_dir(&self.shared.partitions_dir())?;
+            crate::files::sync_dir(self.shared.partitions.dir())?;
             // Every record received so far that belonged to them is gone with them.
             let floor = read_floor(&self.shared.dir)?.map_or(end, |(f, _)| f.max(end));
             write_floor(&self.shared.dir, floor, self.received)?;
             self.update_index_bytes();
         }
         Ok(expired.len())
-    }
-}
-
-/// Indexing threads of a partition writer with this memory budget on this machine.
-pub fn log_indexing_threads(writer_memory_bytes: usize) -> usize {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cpus.min(8)
-        .min(writer_memory_bytes.max(MIN_THREAD_MEMORY) / MIN_THREAD_MEMORY)
-        .max(1)
-}
-
-/// A writer of `index` as every partition gets one: `threads` indexing threads (by default
-/// [`log_indexing_threads`]) sharing the memory budget, merge threads for half the cores,
-/// and the merge policy below, held back while `backlog` is set (`None`: never held back).
-fn new_writer(
-    index: &Index,
-    writer_memory_bytes: usize,
-    threads: Option<usize>,
-    backlog: Option<Arc<AtomicBool>>,
-) -> Result<IndexWriter, StorageError> {
-    let memory = writer_memory_bytes.max(MIN_THREAD_MEMORY);
-    let threads = threads
-        .unwrap_or_else(|| log_indexing_threads(memory))
-        .max(1);
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let options = IndexWriterOptions::builder()
-        .num_worker_threads(threads)
-        .memory_budget_per_thread((memory / threads).min(MAX_THREAD_MEMORY))
-        .num_merge_threads((cpus / 2).clamp(1, 4))
-        .build();
-    let writer: IndexWriter = index.writer_with_options(options).map_err(index_err)?;
-    // Commits every half second make many small segments; merging them in larger first
-    // batches rewrites each document fewer times (the default merges every 8).
-    let mut policy = tantivy::merge_policy::LogMergePolicy::default();
-    policy.set_min_num_segments(16);
-    policy.set_min_layer_size(100_000);
-    match backlog {
-        Some(backlog) => writer.set_merge_policy(Box::new(BacklogAwareMergePolicy {
-            inner: policy,
-            backlog,
-        })),
-        None => writer.set_merge_policy(Box::new(policy)),
-    }
-    Ok(writer)
-}
-
-/// Segments a partition may collect while merges are held back.
-const MAX_SEGMENTS_UNDER_BACKLOG: usize = 64;
-
-/// tantivy's log merge policy, except that no merge starts while records wait for the
-/// indexer (until a partition has [`MAX_SEGMENTS_UNDER_BACKLOG`] segments): a merge rewrites
-/// every document once more and, on a busy machine, takes its cores from indexing, so under
-/// a burst the store indexes first and merges when it has caught up (tantivy considers
-/// merges again at each commit and each new segment).
-#[derive(Debug)]
-struct BacklogAwareMergePolicy {
-    inner: tantivy::merge_policy::LogMergePolicy,
-    backlog: Arc<AtomicBool>,
-}
-
-impl tantivy::merge_policy::MergePolicy for BacklogAwareMergePolicy {
-    fn compute_merge_candidates(
-        &self,
-        segments: &[tantivy::SegmentMeta],
-    ) -> Vec<tantivy::merge_policy::MergeCandidate> {
-        if self.backlog.load(Ordering::Relaxed) && segments.len() < MAX_SEGMENTS_UNDER_BACKLOG {
-            return Vec::new();
-        }
-        self.inner.compute_merge_candidates(segments)
     }
 }
 

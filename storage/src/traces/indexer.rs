@@ -1,6 +1,7 @@
 //! The indexer thread: adds durable spans' documents to their partition's index, commits
 //! every `commit_interval` with the sequence number it covers, deletes the pending rows that
-//! commit covers, recovers at open, and runs retention.
+//! commit covers, recovers at open, and runs retention. The writers and the commit round
+//! itself are `crate::partition`'s.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -8,33 +9,19 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rocksdb::{IteratorMode, ReadOptions, WriteBatch};
-use tantivy::IndexWriter;
-use tantivy::indexer::IndexWriterOptions;
 
 use super::codec::{self, OriginCache};
 use super::queue::{Doc, Job, Popped};
-use super::{CF_PENDING, PartitionIndex, Shared, cf_name, commit_payload, index_err};
+use super::{CF_PENDING, Shared, cf_name};
+use crate::partition::{self, Partition, Writers};
 use crate::{StorageError, now_ms};
 
-/// A partition writer that received nothing for this long is closed (frees its threads).
-const IDLE_WRITER: Duration = Duration::from_secs(120);
 const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
 const DISK_BYTES_INTERVAL: Duration = Duration::from_secs(10);
-/// tantivy's smallest indexing budget per thread.
-const MIN_THREAD_MEMORY: usize = 15_000_000;
-const MAX_THREAD_MEMORY: usize = u32::MAX as usize - 1_000_000;
-
-/// A partition's writer, owned by the indexer thread.
-struct OpenWriter {
-    writer: IndexWriter,
-    /// Documents added since the last commit.
-    uncommitted: u64,
-    last_used: Instant,
-}
 
 pub(super) struct Indexer {
     shared: Arc<Shared>,
-    writers: HashMap<i64, OpenWriter>,
+    writers: Writers,
     /// Highest sequence number received (all lower ones received too).
     received: u64,
     /// Documents that could not be added (an I/O error creating their partition's index,
@@ -50,31 +37,13 @@ pub(super) struct Indexer {
     last_disk_bytes: Instant,
 }
 
-fn new_writer(index: &tantivy::Index, memory: usize) -> Result<IndexWriter, StorageError> {
-    let memory = memory.max(MIN_THREAD_MEMORY);
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = cpus.min(8).min(memory / MIN_THREAD_MEMORY).max(1);
-    let options = IndexWriterOptions::builder()
-        .num_worker_threads(threads)
-        .memory_budget_per_thread((memory / threads).min(MAX_THREAD_MEMORY))
-        .num_merge_threads((cpus / 2).clamp(1, 4))
-        .build();
-    let writer: IndexWriter = index.writer_with_options(options).map_err(index_err)?;
-    // Commits every half second make many small segments; merging them in larger first
-    // batches rewrites each document fewer times (the default merges every 8).
-    let mut policy = tantivy::merge_policy::LogMergePolicy::default();
-    policy.set_min_num_segments(16);
-    policy.set_min_layer_size(100_000);
-    writer.set_merge_policy(Box::new(policy));
-    Ok(writer)
-}
-
 impl Indexer {
     pub(super) fn new(shared: Arc<Shared>) -> Indexer {
         let now = Instant::now();
+        let writers = Writers::new(shared.config.writer_memory_bytes, None);
         Indexer {
             shared,
-            writers: HashMap::new(),
+            writers,
             received: 0,
             failed: BTreeMap::new(),
             lost: None,
@@ -89,36 +58,8 @@ impl Indexer {
     /// Opens the partitions' indexes. Directories without an index (a creation cut short)
     /// or without a column family (retention cut short) are removed.
     pub(super) fn load_indexes(&mut self) -> Result<(), StorageError> {
-        let dir = self.shared.index_dir();
-        let entries = std::fs::read_dir(&dir).map_err(|e| StorageError::io(&dir, e))?;
         let cfs = self.shared.cfs.read().clone();
-        let mut found = BTreeMap::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| StorageError::io(&dir, e))?;
-            let Some(start) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<i64>().ok())
-            else {
-                continue;
-            };
-            let opened = if cfs.contains(&start) {
-                self.shared.open_index(start, false)?
-            } else {
-                None
-            };
-            match opened {
-                Some(p) => {
-                    found.insert(start, Arc::new(p));
-                }
-                None => {
-                    let path = entry.path();
-                    std::fs::remove_dir_all(&path).map_err(|e| StorageError::io(&path, e))?;
-                }
-            }
-        }
-        *self.shared.indexes.write() = found;
-        Ok(())
+        self.shared.indexes.load(|start| cfs.contains(&start))
     }
 
     /// Re-indexes what the indexes have not committed and returns the next sequence number:
@@ -126,12 +67,7 @@ impl Indexer {
     /// rows are replayed, skipping spans whose partition committed the row.
     pub(super) fn recover(&mut self) -> Result<u64, StorageError> {
         let sh = self.shared.clone();
-        let mut committed: HashMap<i64, u64> = sh
-            .indexes
-            .read()
-            .iter()
-            .map(|(s, p)| (*s, p.committed.load(Ordering::SeqCst)))
-            .collect();
+        let mut committed: HashMap<i64, u64> = sh.indexes.committed();
         let max_committed = committed.values().copied().max().unwrap_or(0);
         let cutoff = sh.retention_cutoff(now_ms());
         let expired = |p: i64| cutoff.is_some_and(|c| p.saturating_add(sh.partition_ms) <= c);
@@ -286,35 +222,6 @@ impl Indexer {
         }
     }
 
-    /// Opens the writer of partition `start` (and its index) unless it is open.
-    fn open_writer(&mut self, start: i64) -> Result<&mut OpenWriter, StorageError> {
-        if !self.writers.contains_key(&start) {
-            let existing = self.shared.indexes.read().get(&start).cloned();
-            let p = match existing {
-                Some(p) => p,
-                None => {
-                    let p = Arc::new(self.shared.open_index(start, true)?.ok_or_else(|| {
-                        StorageError::Index("trace partition index not created".into())
-                    })?);
-                    self.shared.indexes.write().insert(start, p.clone());
-                    p
-                }
-            };
-            let writer = new_writer(&p.index, self.shared.config.writer_memory_bytes)?;
-            self.writers.insert(
-                start,
-                OpenWriter {
-                    writer,
-                    uncommitted: 0,
-                    last_used: Instant::now(),
-                },
-            );
-        }
-        self.writers
-            .get_mut(&start)
-            .ok_or_else(|| StorageError::Index("trace partition writer missing".into()))
-    }
-
     /// Adds a batch's documents to their partitions' writers. Documents whose partition's
     /// index cannot be opened are kept for the next round; documents of partitions retention
     /// deleted are dropped.
@@ -324,7 +231,7 @@ impl Indexer {
             if p < dropped_below {
                 continue;
             }
-            let w = match self.open_writer(p) {
+            let w = match self.writers.get(&self.shared.indexes, p) {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::error!(error = %e, seq, partition = p, "could not open a trace index; will retry");
@@ -332,19 +239,13 @@ impl Indexer {
                     continue;
                 }
             };
-            match w.writer.add_document(doc) {
-                Ok(_) => {
-                    w.uncommitted += 1;
-                    w.last_used = Instant::now();
-                }
-                Err(e) => {
-                    // Only a writer whose threads died refuses a document, and it took the
-                    // document with it: the span stays pending, no commit claims it, and
-                    // the next start re-indexes it.
-                    tracing::error!(error = %e, seq, partition = p, "a trace index writer failed");
-                    self.lost = Some(self.lost.map_or(seq, |l| l.min(seq)));
-                    self.writers.remove(&p);
-                }
+            if let Err(e) = w.add(doc) {
+                // Only a writer whose threads died refuses a document, and it took the
+                // document with it: the span stays pending, no commit claims it, and the
+                // next start re-indexes it.
+                tracing::error!(error = %e, seq, partition = p, "a trace index writer failed");
+                self.lost = Some(self.lost.map_or(seq, |l| l.min(seq)));
+                self.writers.remove(p);
             }
         }
     }
@@ -356,7 +257,7 @@ impl Indexer {
         for (seq, docs) in std::mem::take(&mut self.failed) {
             self.add(seq, docs);
         }
-        // Everything below the oldest batch not in a writer is in one.
+        // A batch a failed writer lost is missing too.
         let oldest_missing = self
             .failed
             .keys()
@@ -365,46 +266,16 @@ impl Indexer {
             .into_iter()
             .chain(self.lost)
             .min();
-        let mark = match oldest_missing {
-            Some(first) => first.saturating_sub(1).min(self.received),
-            None => self.received,
-        };
-        let payload = commit_payload(mark);
-        let mut result = Ok(());
-        let mut indexed = 0;
-        let mut any = false;
-        for (start, w) in &mut self.writers {
-            if w.uncommitted == 0 {
-                continue;
-            }
-            any = true;
-            let committed = w.writer.prepare_commit().and_then(|mut c| {
-                c.set_payload(&payload);
-                c.commit()
-            });
-            let Some(p) = self.shared.indexes.read().get(start).cloned() else {
-                continue;
-            };
-            match committed.and_then(|_| p.reader.reload()) {
-                Ok(()) => {
-                    p.committed.store(mark, Ordering::SeqCst);
-                    indexed += w.uncommitted;
-                    w.uncommitted = 0;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, partition = start, "trace partition commit failed");
-                    result = Err(index_err(e));
-                }
-            }
-        }
-        if any {
-            self.shared.metrics.spans_indexed.inc_by(indexed);
+        let mark = partition::commit_mark(oldest_missing, self.received);
+        let round = self.writers.commit(&self.shared.indexes, mark);
+        if round.any {
+            self.shared.metrics.spans_indexed.inc_by(round.docs);
             self.shared
                 .metrics
                 .commit_seconds
                 .observe(started.elapsed().as_secs_f64());
         }
-        result?;
+        round.result?;
         if mark > self.covered {
             self.covered = mark;
             self.delete_pending()?;
@@ -425,8 +296,7 @@ impl Indexer {
 
     /// Periodic work between commits: closing idle writers, retention, size metric.
     fn maintenance(&mut self) {
-        self.writers
-            .retain(|_, w| w.uncommitted > 0 || w.last_used.elapsed() < IDLE_WRITER);
+        self.writers.close_idle();
         if self.last_retention.elapsed() >= RETENTION_INTERVAL {
             self.last_retention = Instant::now();
             if let Err(e) = self.retention(now_ms()) {
@@ -453,7 +323,7 @@ impl Indexer {
         let len = sh.partition_ms;
         let is_expired = |p: &i64| p.saturating_add(len) <= cutoff;
         let mut expired: Vec<i64> = sh.cfs.read().iter().copied().filter(is_expired).collect();
-        expired.extend(sh.indexes.read().keys().copied().filter(is_expired));
+        expired.extend(sh.indexes.all().iter().map(|p| p.start).filter(is_expired));
         expired.sort_unstable();
         expired.dedup();
         let Some(newest) = expired.last() else {
@@ -466,11 +336,11 @@ impl Indexer {
             sh.dropped_below.fetch_max(floor, Ordering::SeqCst);
         }
         for p in &expired {
-            self.writers.remove(p);
+            self.writers.remove(*p);
             for docs in self.failed.values_mut() {
                 docs.retain(|(dp, _)| dp != p);
             }
-            let index: Option<Arc<PartitionIndex>> = sh.indexes.write().remove(p);
+            let index: Option<Arc<Partition>> = sh.indexes.remove(*p);
             let had_cf = {
                 let _change = sh.cf_change.lock();
                 let had = sh.cfs.write().remove(p);
@@ -481,7 +351,7 @@ impl Indexer {
             };
             let dir = index
                 .map(|i| i.dir.clone())
-                .unwrap_or_else(|| sh.index_dir().join(p.to_string()));
+                .unwrap_or_else(|| sh.indexes.dir().join(p.to_string()));
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
             }
@@ -492,7 +362,7 @@ impl Indexer {
         }
         self.failed.retain(|_, docs| !docs.is_empty());
         sh.metrics.partitions.set(sh.cfs.read().len() as i64);
-        crate::files::sync_dir(&sh.index_dir())?;
+        crate::files::sync_dir(sh.indexes.dir())?;
         let gone = sh.catalog.expire(floor);
         if !gone.is_empty() {
             let meta = sh.cf(super::CF_META)?;

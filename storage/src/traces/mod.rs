@@ -16,7 +16,10 @@
 //! the index of their partition (`index/<start ms>/`, created on demand) and every
 //! `commit_interval` commits every partition that received documents, each commit carrying
 //! the highest sequence number handed to the indexer so far as its payload, reloads the
-//! readers (spans become searchable) and deletes the `pending` rows up to that number.
+//! readers (spans become searchable) and deletes the `pending` rows up to that number. The
+//! partition indexes, their writers and the commit round are `crate::partition`'s, shared
+//! with the log store; what is the trace store's own (RocksDB, the pending rows, rebuilding
+//! an index from its column family) is here and in `indexer.rs`.
 //!
 //! Recovery: RocksDB replays its own log (the spans and pending rows of every acknowledged
 //! append). Each partition's committed sequence number is its last commit's payload; every
@@ -51,12 +54,11 @@ mod indexer;
 mod queue;
 mod schema;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -66,9 +68,10 @@ use rocksdb::{
     DBWithThreadMode, MultiThreaded, Options, ReadOptions, SliceTransform, WriteBatch,
     WriteOptions,
 };
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::Term;
+use tantivy::query::{Query, RangeQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{Executor, Index, IndexReader, ReloadPolicy, Term};
+use tantivy::tokenizer::TokenizerManager;
 
 pub use api::{
     AttrValue, KeyValue, Operation, Span, SpanAppendOutcome, SpanEvent, SpanId, SpanKind, SpanLink,
@@ -77,6 +80,7 @@ pub use api::{
 };
 
 use crate::metrics::TraceMetrics;
+use crate::partition::{self, IndexSpec, Partition, Partitions, duration_ms, index_err};
 use crate::{StorageError, now_ms};
 use catalog::Catalog;
 use codec::{KEY_LEN, MAX_DEPTH, OriginCache, PREFIX_LEN, SpanKey};
@@ -149,30 +153,13 @@ struct Shared {
     cfs: RwLock<BTreeSet<i64>>,
     /// Held while creating or dropping a column family.
     cf_change: Mutex<()>,
-    /// Search indexes, by partition start.
-    indexes: RwLock<BTreeMap<i64, Arc<PartitionIndex>>>,
+    /// The partitions' search indexes in `index/`.
+    indexes: Partitions,
     /// Retention deleted every partition starting before this (`i64::MIN`: none yet).
     dropped_below: AtomicI64,
     catalog: Catalog,
     queue: Arc<IndexQueue>,
     metrics: TraceMetrics,
-    /// Searches run a partition's segments on this pool, shared by all partitions.
-    executor: Executor,
-}
-
-/// The search index of one partition.
-struct PartitionIndex {
-    start: i64,
-    dir: PathBuf,
-    index: Index,
-    reader: IndexReader,
-    /// Every span of this partition with a sequence number up to this one is committed (the
-    /// last commit's payload); 0 before the first commit.
-    committed: AtomicU64,
-}
-
-fn duration_ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
 }
 
 fn ns_to_ms(ns: u64) -> i64 {
@@ -186,13 +173,6 @@ fn cf_name(partition: i64) -> String {
 
 fn partition_of_cf(name: &str) -> Option<i64> {
     name.strip_prefix('p')?.parse().ok()
-}
-
-fn index_err(e: tantivy::TantivyError) -> StorageError {
-    match e {
-        tantivy::TantivyError::InvalidArgument(m) => StorageError::InvalidQuery(m),
-        e => StorageError::Index(e.to_string()),
-    }
 }
 
 fn db_options() -> Options {
@@ -238,8 +218,7 @@ fn small_options() -> Options {
 
 impl Shared {
     fn partition_of_ms(&self, ms: i64) -> i64 {
-        ms.div_euclid(self.partition_ms)
-            .saturating_mul(self.partition_ms)
+        partition::start_of(ms, self.partition_ms)
     }
 
     fn partition_of_key(&self, key: &[u8]) -> Option<i64> {
@@ -248,14 +227,7 @@ impl Shared {
     }
 
     fn retention_cutoff(&self, now: i64) -> Option<i64> {
-        self.config
-            .retention
-            .filter(|r| !r.is_zero())
-            .map(|r| now.saturating_sub(duration_ms(r)))
-    }
-
-    fn index_dir(&self) -> PathBuf {
-        self.dir.join("index")
+        partition::retention_cutoff(self.config.retention, now)
     }
 
     fn cf(&self, name: &str) -> Result<Arc<BoundColumnFamily<'_>>, StorageError> {
@@ -287,54 +259,6 @@ impl Shared {
             }
         }
         Ok(self.db.cf_handle(&name))
-    }
-
-    /// The search index of `partition`, opened or (with `create`) created.
-    fn open_index(&self, start: i64, create: bool) -> Result<Option<PartitionIndex>, StorageError> {
-        let dir = self.index_dir().join(start.to_string());
-        let exists = dir.join("meta.json").exists();
-        if !exists && !create {
-            return Ok(None);
-        }
-        let index = if exists {
-            let index = Index::open_in_dir(&dir).map_err(index_err)?;
-            if index.schema() != self.schema.schema {
-                return Err(StorageError::Corruption {
-                    path: dir,
-                    detail: "trace index has a different schema".into(),
-                });
-            }
-            index
-        } else {
-            std::fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
-            crate::files::sync_dir(&self.index_dir())?;
-            Index::builder()
-                .schema(self.schema.schema.clone())
-                .settings(schema::index_settings())
-                .create_in_dir(&dir)
-                .map_err(index_err)?
-        };
-        let mut index = index;
-        index.set_executor(self.executor.clone());
-        let committed = match index.load_metas().map_err(index_err)?.payload {
-            Some(p) => parse_payload(&p).ok_or_else(|| StorageError::Corruption {
-                path: dir.clone(),
-                detail: format!("unknown commit payload {p:?}"),
-            })?,
-            None => 0,
-        };
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(index_err)?;
-        Ok(Some(PartitionIndex {
-            start,
-            dir,
-            index,
-            reader,
-            committed: AtomicU64::new(committed),
-        }))
     }
 
     /// The conditions of `q` other than time, as index clauses.
@@ -387,39 +311,15 @@ impl Shared {
     ) -> Box<dyn Query> {
         let from_ns = i128::from(start) * 1_000_000;
         let to_ns = (i128::from(start) + i128::from(self.partition_ms)) * 1_000_000 - 1;
-        let mut all: Vec<(Occur, Box<dyn Query>)> = clauses
-            .iter()
-            .map(|c| (Occur::Must, c.box_clone()))
-            .collect();
+        let mut all: Vec<Box<dyn Query>> = clauses.iter().map(|c| c.box_clone()).collect();
         if i128::from(q.start_unix_nano) > from_ns || i128::from(q.end_unix_nano) < to_ns {
-            all.push((
-                Occur::Must,
-                Box::new(RangeQuery::new(
-                    Bound::Included(Term::from_field_u64(self.schema.start, q.start_unix_nano)),
-                    Bound::Included(Term::from_field_u64(self.schema.start, q.end_unix_nano)),
-                )),
-            ));
+            all.push(Box::new(RangeQuery::new(
+                Bound::Included(Term::from_field_u64(self.schema.start, q.start_unix_nano)),
+                Bound::Included(Term::from_field_u64(self.schema.start, q.end_unix_nano)),
+            )));
         }
-        match all.len() {
-            0 => Box::new(AllQuery),
-            1 => all
-                .pop()
-                .map(|(_, q)| q)
-                .unwrap_or_else(|| Box::new(AllQuery)),
-            _ => Box::new(BooleanQuery::new(all)),
-        }
+        partition::all_of(all)
     }
-}
-
-fn commit_payload(seq: u64) -> String {
-    serde_json::json!({ "seq": seq }).to_string()
-}
-
-fn parse_payload(p: &str) -> Option<u64> {
-    serde_json::from_str::<serde_json::Value>(p)
-        .ok()?
-        .get("seq")?
-        .as_u64()
 }
 
 /// A span accepted into an append, with its index in the batch, its partition and key.
@@ -485,9 +385,17 @@ impl TraceStore {
             }
             db.write(batch)?;
         }
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let executor =
-            Executor::multi_thread(cpus.min(4), "argus-trace-search-").map_err(index_err)?;
+        let schema = TraceSchema::new();
+        let spec = IndexSpec {
+            store: "trace",
+            payload_key: "seq",
+            schema: schema.schema.clone(),
+            settings: schema::index_settings(),
+            tokenizers: TokenizerManager::default(),
+            doc_cache_blocks: None,
+        };
+        // The partition gauge counts column families, so the indexes keep none.
+        let indexes = Partitions::new(spec, dir.join("index"), "argus-trace-search-", None)?;
         let mut sync_write = WriteOptions::default();
         sync_write.set_sync(true);
         // A write racing with retention into a partition just dropped is dropped with it.
@@ -500,14 +408,13 @@ impl TraceStore {
             db,
             cf_options,
             sync_write,
-            schema: TraceSchema::new(),
+            schema,
             cfs: RwLock::new(partitions),
             cf_change: Mutex::new(()),
-            indexes: RwLock::new(BTreeMap::new()),
+            indexes,
             dropped_below: AtomicI64::new(i64::MIN),
             catalog,
             metrics,
-            executor,
             config,
         });
         let mut indexer = indexer::Indexer::new(shared.clone());
@@ -676,16 +583,12 @@ impl TraceStore {
     /// Commits what has been appended so far and makes it searchable, without waiting for
     /// the next commit interval.
     pub fn flush(&self) -> Result<(), StorageError> {
-        let (tx, rx) = sync_channel(1);
-        self.send(Job::Flush(tx))?;
-        rx.recv().map_err(|_| StorageError::ShuttingDown)?
+        partition::ask(|tx| self.send(Job::Flush(tx)))
     }
 
     /// Deletes every partition that ends before `now_ms - retention`; returns how many.
     pub fn enforce_retention(&self, now_ms: i64) -> Result<usize, StorageError> {
-        let (tx, rx) = sync_channel(1);
-        self.send(Job::Retention(now_ms, tx))?;
-        rx.recv().map_err(|_| StorageError::ShuttingDown)?
+        partition::ask(|tx| self.send(Job::Retention(now_ms, tx)))
     }
 
     fn send(&self, job: Job) -> Result<(), StorageError> {
@@ -724,12 +627,7 @@ impl TraceStore {
     /// Spans committed to the search indexes (searchable), all partitions together. A span
     /// appended twice (a client's retry) counts twice here, and is stored once.
     pub fn span_count(&self) -> u64 {
-        self.shared
-            .indexes
-            .read()
-            .values()
-            .map(|p| p.reader.searcher().num_docs())
-            .sum()
+        self.shared.indexes.doc_count()
     }
 
     /// Number of time partitions.
@@ -795,12 +693,7 @@ impl TraceStore {
         let clauses = sh.clauses(q);
         let first = sh.partition_of_ms(ns_to_ms(q.start_unix_nano));
         let last = ns_to_ms(q.end_unix_nano);
-        let partitions: Vec<Arc<PartitionIndex>> = sh
-            .indexes
-            .read()
-            .range(first..=last)
-            .map(|(_, p)| p.clone())
-            .collect();
+        let partitions: Vec<Arc<Partition>> = sh.indexes.range(first, last);
         let collector = TopTraces { limit: q.limit };
         let mut parts: Vec<TraceHits> = Vec::new();
         let mut found = std::collections::HashSet::new();

@@ -6,17 +6,19 @@
 //! lower number has arrived (its batch, or a void notice for a write that failed), so the
 //! indexer sees one gap-free sequence and "everything up to N" is well defined for its commit
 //! payloads. A [`Ticket`] makes the notice certain: dropped unused (an error, a panic), it
-//! sends the void itself.
+//! sends the void itself. The jobs, their byte count, popping and stopping are the queue
+//! core both stores share (`crate::jobs`); the reservation with a time limit and the order
+//! are this store's.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
 use tantivy::TantivyDocument;
 
 use crate::StorageError;
+use crate::jobs::{self, JobQueue};
 use crate::metrics::TraceMetrics;
 
 /// One span's document and its partition.
@@ -35,32 +37,22 @@ pub(crate) enum Job {
 }
 
 pub(crate) struct IndexQueue {
-    state: Mutex<State>,
-    changed: Condvar,
+    jobs: JobQueue<Job, Order>,
     max_bytes: usize,
-    metrics: TraceMetrics,
 }
 
-struct State {
-    jobs: VecDeque<(Job, usize)>,
-    /// Batches that arrived before a lower sequence number, by number, with their bytes.
+/// What the queue keeps beside its jobs to hand batches out in sequence order.
+struct Order {
+    /// Batches that arrived before a lower sequence number, by number, with their bytes
+    /// (counted in the queue's bytes already).
     early: BTreeMap<u64, (Vec<Doc>, usize)>,
     /// The sequence number the next batch handed out must have.
     next: u64,
     /// The next sequence number to reserve.
     reserved: u64,
-    bytes: usize,
-    /// The indexer stops at once without committing (as a crash would): the store was
-    /// dropped without `close`, or the indexer panicked. Jobs are dropped from then on; their
-    /// spans stay in the pending column family for the next start.
-    stopped: bool,
 }
 
-pub(crate) enum Popped {
-    Job(Job),
-    Timeout,
-    Abandon,
-}
+pub(crate) type Popped = jobs::Popped<Job>;
 
 /// A reserved sequence number. [`Ticket::send`] hands its batch to the queue; dropping it
 /// unsent tells the queue the number carries nothing.
@@ -91,26 +83,22 @@ impl Drop for Ticket {
 
 impl IndexQueue {
     pub(crate) fn new(next: u64, max_bytes: usize, metrics: TraceMetrics) -> IndexQueue {
+        let order = Order {
+            early: BTreeMap::new(),
+            next,
+            reserved: next,
+        };
         IndexQueue {
-            state: Mutex::new(State {
-                jobs: VecDeque::new(),
-                early: BTreeMap::new(),
-                next,
-                reserved: next,
-                bytes: 0,
-                stopped: false,
-            }),
-            changed: Condvar::new(),
+            jobs: JobQueue::new(order, metrics.index_queue_bytes.clone()),
             max_bytes,
-            metrics,
         }
     }
 
     /// Sets the first sequence number to hand out (recovery found the ones below used).
     pub(crate) fn start_at(&self, next: u64) {
-        let mut s = self.state.lock();
-        s.next = next;
-        s.reserved = next;
+        let mut s = self.jobs.lock();
+        s.extra.next = next;
+        s.extra.reserved = next;
     }
 
     /// Waits (at most `timeout`) until the queue holds at most its byte budget, then reserves
@@ -118,20 +106,18 @@ impl IndexQueue {
     /// that long; [`StorageError::ShuttingDown`] once it has stopped.
     pub(crate) fn reserve(self: &Arc<Self>, timeout: Duration) -> Result<Ticket, StorageError> {
         let deadline = Instant::now() + timeout;
-        let mut s = self.state.lock();
-        while s.bytes > self.max_bytes && !s.stopped {
-            if self.changed.wait_until(&mut s, deadline).timed_out() && s.bytes > self.max_bytes {
-                return Err(StorageError::Overloaded(format!(
-                    "the trace indexer is behind by {} bytes of spans",
-                    s.bytes
-                )));
-            }
-        }
-        if s.stopped {
+        let mut s = self.jobs.wait_for_room(self.max_bytes, Some(deadline));
+        if s.stopped() {
             return Err(StorageError::ShuttingDown);
         }
-        let seq = s.reserved;
-        s.reserved += 1;
+        if s.bytes() > self.max_bytes {
+            return Err(StorageError::Overloaded(format!(
+                "the trace indexer is behind by {} bytes of spans",
+                s.bytes()
+            )));
+        }
+        let seq = s.extra.reserved;
+        s.extra.reserved += 1;
         Ok(Ticket {
             queue: self.clone(),
             seq,
@@ -140,77 +126,43 @@ impl IndexQueue {
     }
 
     fn arrive(&self, seq: u64, docs: Vec<Doc>, bytes: usize) {
-        let mut s = self.state.lock();
+        let mut s = self.jobs.lock();
         // A number already handed out cannot arrive again; holding it would hold its bytes
         // (and block appends) forever.
-        if s.stopped || seq < s.next {
+        if s.stopped() || seq < s.extra.next {
             return;
         }
-        s.bytes += bytes;
-        self.metrics.index_queue_bytes.set(s.bytes as i64);
-        if seq != s.next {
-            s.early.insert(seq, (docs, bytes));
+        self.jobs.hold_locked(&mut s, bytes);
+        if seq != s.extra.next {
+            s.extra.early.insert(seq, (docs, bytes));
             return;
         }
-        s.jobs.push_back((Job::Batch { seq, docs }, bytes));
-        s.next += 1;
+        self.jobs
+            .push_held_locked(&mut s, Job::Batch { seq, docs }, bytes);
+        s.extra.next += 1;
         loop {
-            let next = s.next;
-            let Some((docs, bytes)) = s.early.remove(&next) else {
+            let next = s.extra.next;
+            let Some((docs, bytes)) = s.extra.early.remove(&next) else {
                 break;
             };
-            s.jobs.push_back((Job::Batch { seq: next, docs }, bytes));
-            s.next += 1;
+            self.jobs
+                .push_held_locked(&mut s, Job::Batch { seq: next, docs }, bytes);
+            s.extra.next += 1;
         }
-        self.changed.notify_all();
+        self.jobs.notify();
     }
 
     /// Queues a control job (flush, retention, stop) behind the batches that arrived.
     pub(crate) fn push(&self, job: Job) {
-        let mut s = self.state.lock();
-        if s.stopped {
-            return;
-        }
-        s.jobs.push_back((job, 0));
-        self.changed.notify_all();
+        self.jobs.push(job, 0);
     }
 
     pub(crate) fn pop(&self, deadline: Instant) -> Popped {
-        let mut s = self.state.lock();
-        loop {
-            if s.stopped {
-                return Popped::Abandon;
-            }
-            if let Some((job, bytes)) = s.jobs.pop_front() {
-                if bytes > 0 {
-                    s.bytes -= bytes;
-                    self.metrics.index_queue_bytes.set(s.bytes as i64);
-                    self.changed.notify_all();
-                }
-                return Popped::Job(job);
-            }
-            if self.changed.wait_until(&mut s, deadline).timed_out() && s.jobs.is_empty() {
-                return if s.stopped {
-                    Popped::Abandon
-                } else {
-                    Popped::Timeout
-                };
-            }
-        }
+        self.jobs.pop(deadline)
     }
 
     pub(crate) fn stop(&self) {
-        let dropped = {
-            let mut s = self.state.lock();
-            s.stopped = true;
-            s.bytes = 0;
-            s.early.clear();
-            std::mem::take(&mut s.jobs)
-        };
-        self.metrics.index_queue_bytes.set(0);
-        self.changed.notify_all();
-        // Waiting callers learn from their dropped reply channels.
-        drop(dropped);
+        self.jobs.stop(|order| order.early.clear());
     }
 }
 
