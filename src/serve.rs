@@ -155,15 +155,26 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         admission.clone(),
         ingest::otlp::OtlpConfig::default(),
     );
+    let http_metrics = HttpMetrics::new(&registry)?;
+    let grpc_metrics = http_metrics.clone();
     let otlp_grpc = ingest::otlp::OtlpGrpcServer::bind(settings.otlp_grpc, &otlp)
         .await
-        .with_context(|| format!("binding OTLP gRPC on {}", settings.otlp_grpc))?;
+        .with_context(|| format!("binding OTLP gRPC on {}", settings.otlp_grpc))?
+        // gRPC requests are HTTP/2 requests: logged and counted like every other.
+        .map_routes(|routes| {
+            routes
+                .into_axum_router()
+                .layer(axum::middleware::from_fn_with_state(
+                    grpc_metrics,
+                    access_log,
+                ))
+                .into()
+        });
     let otlp_grpc_addr = otlp_grpc.local_addr();
     let otlp_http_listener = tokio::net::TcpListener::bind(settings.otlp_http)
         .await
         .with_context(|| format!("binding OTLP HTTP on {}", settings.otlp_http))?;
     let otlp_http_addr = otlp_http_listener.local_addr()?;
-    let http_metrics = HttpMetrics::new(&registry)?;
     let otlp_http_app = otlp
         .http_router()
         .layer(axum::middleware::from_fn_with_state(

@@ -62,17 +62,29 @@ pub(crate) async fn access_log(
     next: Next,
 ) -> Response {
     let started = Instant::now();
+    // axum's servers record the peer as ConnectInfo, tonic's (OTLP gRPC) as TcpConnectInfo.
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "-".to_string(), |c| c.0.ip().to_string());
+        .map(|c| c.0)
+        .or_else(|| {
+            req.extensions()
+                .get::<tonic::transport::server::TcpConnectInfo>()
+                .and_then(|c| c.remote_addr())
+        })
+        .map_or_else(|| "-".to_string(), |addr| addr.ip().to_string());
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_string();
     let method = req.method().clone();
-    let request_line = format!("{} {} {:?}", method, req.uri(), req.version());
+    // HTTP/2 requests (gRPC) carry the absolute URI; the log line has the path as Apache's.
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path(), |p| p.as_str());
+    let request_line = format!("{} {} {:?}", method, target, req.version());
     // Copied out before the await: a borrow of the request (its body is not Sync) would make
     // this future non-Send.
     let (referer, agent) = {

@@ -187,6 +187,13 @@ impl OtlpGrpcServer {
         self.addr
     }
 
+    /// Wraps the OTLP services before serving, e.g. in the binary's access log
+    /// (`Routes::into_axum_router` and back gives a router that takes axum layers).
+    pub fn map_routes(mut self, wrap: impl FnOnce(Routes) -> Routes) -> Self {
+        self.routes = wrap(self.routes);
+        self
+    }
+
     /// Serves until `shutdown` resolves; then stops accepting, lets in-flight exports finish
     /// (their data is durable once answered) and returns.
     pub async fn run(
