@@ -33,6 +33,32 @@ pub(crate) fn urlencode(s: &str) -> String {
     out
 }
 
+/// GET `url`; the time from sending the request to the last byte of the answer, and the
+/// answer. A status other than 2xx is an error carrying the start of the body.
+pub(crate) async fn get_timed(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+) -> Result<(Duration, Bytes)> {
+    let t = Instant::now();
+    let resp = client
+        .get(url)
+        .timeout(timeout)
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = resp.status();
+    let body = resp.bytes().await?;
+    let took = t.elapsed();
+    if !status.is_success() {
+        bail!(
+            "GET {url}: {status}: {}",
+            truncate(&String::from_utf8_lossy(&body), 300)
+        );
+    }
+    Ok((took, body))
+}
+
 /// Fetches `/metrics`.
 pub(crate) async fn metrics_text(client: &reqwest::Client, base: &str) -> Result<String> {
     let resp = client.get(format!("{base}/metrics")).send().await?;

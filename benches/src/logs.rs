@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
+use anyhow::{Result, anyhow, bail, ensure};
 use bytes::Bytes;
 
 use crate::Ctx;
@@ -81,24 +81,12 @@ async fn get_search(
     query: &str,
     timeout: Duration,
 ) -> Result<(Duration, Bytes)> {
-    let url = format!("{base}/api/v1/logs/search?{query}");
-    let t = Instant::now();
-    let resp = client
-        .get(&url)
-        .timeout(timeout)
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
-    let status = resp.status();
-    let body = resp.bytes().await?;
-    let took = t.elapsed();
-    if !status.is_success() {
-        bail!(
-            "GET {url}: {status}: {}",
-            http::truncate(&String::from_utf8_lossy(&body), 300)
-        );
-    }
-    Ok((took, body))
+    http::get_timed(
+        client,
+        &format!("{base}/api/v1/logs/search?{query}"),
+        timeout,
+    )
+    .await
 }
 
 /// Polls the total until it reaches `n`; returns when it did (or fails after `timeout`).

@@ -15,8 +15,10 @@ mod proto;
 mod query;
 mod report;
 mod server;
+mod spangen;
 mod statsd;
 mod throughput;
+mod traces;
 mod workload;
 
 use std::cell::Cell;
@@ -61,9 +63,15 @@ enum Scenario {
     /// Log search latency (term, phrase, level AND service, broad) over 10 M lines; index bytes
     /// per line.
     LogsSearch,
+    /// Spans/s through OTLP gRPC (batches of 512 realistic spans) until searchable; bytes on
+    /// disk per span.
+    TracesOtlp,
+    /// Jaeger API latency over 10 M stored spans: trace by id, search by service + operation +
+    /// tag over the last hour, services and operations; bytes on disk per span.
+    TracesQuery,
 }
 
-const ALL: [Scenario; 12] = [
+const ALL: [Scenario; 14] = [
     Scenario::Statsd,
     Scenario::Import,
     Scenario::RemoteWrite,
@@ -76,6 +84,8 @@ const ALL: [Scenario; 12] = [
     Scenario::LogsTcp,
     Scenario::LogsBulk,
     Scenario::LogsSearch,
+    Scenario::TracesOtlp,
+    Scenario::TracesQuery,
 ];
 
 /// A remote_write request shape: `SERIESxSAMPLES` (series per request x samples per series).
@@ -104,8 +114,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))
 }
 
-/// Benchmarks of the argus binary: StatsD, import, remote_write, disk, memory, PromQL queries
-/// and logs (ingest over TCP and _bulk against bare tantivy, search).
+/// Benchmarks of the argus binary: StatsD, import, remote_write, disk, memory, PromQL queries,
+/// logs (ingest over TCP and _bulk against bare tantivy, search) and traces (OTLP gRPC ingest,
+/// Jaeger API lookups and searches).
 ///
 /// Every scenario starts its own `argus serve` on 127.0.0.1 port 0 with a fresh data directory
 /// and `--retention 0`, drives it over real sockets, and stops it with SIGTERM.
@@ -294,6 +305,30 @@ pub(crate) struct Opts {
     /// logs-search: measured runs per query (after one checked warm-up; at most 60 s each).
     #[arg(long, default_value_t = 20)]
     pub(crate) logs_search_runs: usize,
+
+    /// Traces: seed of the span generator.
+    #[arg(long, default_value_t = 13)]
+    pub(crate) traces_seed: u64,
+    /// traces-otlp: spans sent (whole traces of 11.6 spans on average; about 650 bytes of
+    /// protobuf each, encoded before the clock starts).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) traces_spans: u64,
+    /// Traces: concurrent OTLP gRPC clients (one HTTP/2 connection each).
+    #[arg(long, default_value_t = 4)]
+    pub(crate) traces_clients: usize,
+    /// Traces: spans per ExportTraceServiceRequest.
+    #[arg(long, default_value_t = 512)]
+    pub(crate) traces_batch: usize,
+    /// traces-query: spans loaded (over the last hour) before querying.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub(crate) traces_search_spans: u64,
+    /// traces-query: random known traces fetched by id (one at a time).
+    #[arg(long, default_value_t = 200)]
+    pub(crate) traces_lookups: usize,
+    /// traces-query: measured runs per search and per services/operations request (after one
+    /// checked warm-up; at most 60 s each).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) traces_search_runs: usize,
 }
 
 /// What every scenario needs: the binary, a place for data, an HTTP client and its runtime.
@@ -368,6 +403,10 @@ fn run(mut opts: Opts) -> Result<bool> {
         opts.logs_events = 30_000;
         opts.logs_search_events = 200_000;
         opts.logs_search_runs = 5;
+        opts.traces_spans = 20_000;
+        opts.traces_search_spans = 100_000;
+        opts.traces_lookups = 20;
+        opts.traces_search_runs = 5;
     }
     let mut order = Vec::new();
     for s in &opts.scenarios {
@@ -424,6 +463,8 @@ fn run(mut opts: Opts) -> Result<bool> {
             Scenario::LogsTcp => logs::run_tcp(&ctx),
             Scenario::LogsBulk => logs::run_bulk(&ctx),
             Scenario::LogsSearch => logs::run_search(&ctx),
+            Scenario::TracesOtlp => traces::run_otlp(&ctx),
+            Scenario::TracesQuery => traces::run_query(&ctx),
             Scenario::All => Vec::new(),
         };
         eprintln!(

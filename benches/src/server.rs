@@ -147,6 +147,10 @@ pub(crate) struct Server {
     pub(crate) logstash: Option<SocketAddr>,
     /// The OTLP receivers (`--otlp-grpc`, `--otlp-http 127.0.0.1:0`).
     pub(crate) otlp_grpc: Option<SocketAddr>,
+    #[allow(
+        dead_code,
+        reason = "no scenario sends OTLP/HTTP yet; traces-otlp measures gRPC"
+    )]
     pub(crate) otlp_http: Option<SocketAddr>,
     log_path: PathBuf,
 }
