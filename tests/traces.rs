@@ -213,7 +213,7 @@ async fn python_sdk_trace_across_two_services() {
         .collect();
     ops.sort_unstable();
     assert_eq!(ops, vec!["POST /pay", "charge card"]);
-    // `increase()` extrapolates over a young series: wait for its samples to settle on the count.
+    // The deriver flushes every 500 ms here: wait for the edge's first samples.
     eventually(wait, || async {
         let now_ms = storage::now_ms().to_string();
         let (_, deps) = jaeger(

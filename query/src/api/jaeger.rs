@@ -35,14 +35,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
-use storage::{SeriesStore, SpanKind, TraceId, TraceReader, now_ms};
+use storage::{METRIC_NAME, Matcher, Sample, SeriesStore, SpanKind, TraceId, TraceReader, now_ms};
 use tokio::sync::Semaphore;
 
 use super::params::Params;
 use crate::config::QueryConfig;
 use crate::error::QueryError;
 use crate::metrics::QueryMetrics;
-use crate::promql::{Engine, EngineConfig, QueryOptions, SeriesSource, Value};
+use crate::promql::SeriesSource;
 use crate::read::blocking;
 
 use parse::Search;
@@ -54,23 +54,18 @@ static FETCH_PARALLELISM: LazyLock<usize> = LazyLock::new(|| {
 });
 
 /// The Jaeger routes, for the binary to merge into its HTTP server. `series` is the store the
-/// span-derived series are in (`/dependencies` runs PromQL over it with `config`'s limits);
-/// `config.metrics` counts the requests.
+/// span-derived series are in (`/dependencies` reads its service-graph counters, looking
+/// `config.lookback_delta` before the window for their starting values); `config.metrics`
+/// counts the requests.
 pub fn jaeger_router(
     traces: Arc<dyn TraceReader>,
     series: Arc<SeriesStore>,
     config: &QueryConfig,
 ) -> Router {
-    let engine = EngineConfig {
-        lookback_delta: config.lookback_delta,
-        timeout: config.query_timeout,
-        max_samples: config.max_samples,
-        max_series: config.max_series,
-    };
-    let series: Arc<dyn SeriesSource> = series;
     routes(JaegerState {
         traces,
-        engine: Arc::new(Engine::new(series, engine)),
+        series,
+        baseline_ms: i64::try_from(config.lookback_delta.as_millis()).unwrap_or(i64::MAX),
         metrics: config.metrics.clone(),
     })
 }
@@ -92,7 +87,9 @@ fn routes(state: JaegerState) -> Router {
 #[derive(Clone)]
 struct JaegerState {
     traces: Arc<dyn TraceReader>,
-    engine: Arc<Engine<Arc<dyn SeriesSource>>>,
+    series: Arc<dyn SeriesSource>,
+    /// How far before a dependency window a counter's starting value is looked for.
+    baseline_ms: i64,
     metrics: QueryMetrics,
 }
 
@@ -393,31 +390,27 @@ struct DependencyJson {
 }
 
 /// `GET /jaeger/api/dependencies?endTs=&lookback=`: the service graph over `lookback` ms up to
-/// `endTs`, as `increase()` of the span-derived edge counters, summed per edge and rounded;
+/// `endTs`: how much each span-derived edge counter grew in the window, summed per edge;
 /// `service` keeps the edges of that service.
 async fn dependencies(State(state): State<JaegerState>, params: Params) -> Response {
     let received = Instant::now();
     let result = async {
         let (end_ms, lookback_ms) = parse::dependencies(&params, now_ms())?;
         let service = params.get("service").map(str::to_string);
-        let engine = state.engine.clone();
+        let source = state.series.clone();
+        let baseline_ms = state.baseline_ms;
         let links = blocking(move || {
+            let start_ms = end_ms.saturating_sub(lookback_ms);
+            let read_from = start_ms.saturating_sub(baseline_ms);
             let mut edges: BTreeMap<(String, String), DependencyJson> = BTreeMap::new();
             for (metric, is_error) in [
                 ("argus_service_graph_requests_total", false),
                 ("argus_service_graph_request_failed_total", true),
             ] {
-                let query =
-                    format!("sum by (client, server) (increase({metric}[{lookback_ms}ms]))");
-                let output = engine.instant_query(&query, end_ms, &QueryOptions::default())?;
-                let Value::Vector(samples) = output.value else {
-                    return Err(QueryError::Internal(format!(
-                        "{query} did not answer an instant vector"
-                    )));
-                };
-                for sample in samples {
-                    let (Some(client), Some(server)) =
-                        (sample.labels.get("client"), sample.labels.get("server"))
+                let matchers = [Matcher::equal(METRIC_NAME, metric)];
+                for series in source.select(&matchers, read_from, end_ms)? {
+                    let labels = &series.labels;
+                    let (Some(client), Some(server)) = (labels.get("client"), labels.get("server"))
                     else {
                         continue;
                     };
@@ -427,8 +420,9 @@ async fn dependencies(State(state): State<JaegerState>, params: Params) -> Respo
                     {
                         continue;
                     }
-                    // (`as` saturates; NaN, which increase() cannot answer here, would be 0)
-                    let count = sample.v.round().max(0.0) as u64;
+                    let samples = source.samples(series.id, read_from, end_ms)?;
+                    // (`as` saturates; counters never decrease, so this is a whole count)
+                    let count = counter_increase(&samples, start_ms).round().max(0.0) as u64;
                     let edge = edges
                         .entry((client.to_string(), server.to_string()))
                         .or_insert_with(|| DependencyJson {
@@ -437,9 +431,9 @@ async fn dependencies(State(state): State<JaegerState>, params: Params) -> Respo
                             ..DependencyJson::default()
                         });
                     if is_error {
-                        edge.error_count = count;
+                        edge.error_count += count;
                     } else {
-                        edge.call_count = count;
+                        edge.call_count += count;
                     }
                 }
             }
@@ -454,6 +448,25 @@ async fn dependencies(State(state): State<JaegerState>, params: Params) -> Respo
     }
     .await;
     state.finish("dependencies", received, result)
+}
+
+/// How much a counter grew after `start_ms`: from its last sample at or before `start_ms` (or,
+/// for a series born in the window, from its first, which the span deriver writes as 0), a
+/// decrease counting as a reset to zero. Unlike PromQL's `increase()` it does not extrapolate
+/// to the window's edges: a young edge with 2 calls shows 2, not 3.
+fn counter_increase(samples: &[Sample], start_ms: i64) -> f64 {
+    let split = samples.partition_point(|s| s.t <= start_ms);
+    let (before, after) = samples.split_at(split);
+    // NaN: Prometheus' staleness marker, no value
+    let mut previous = before.iter().rev().map(|s| s.v).find(|v| !v.is_nan());
+    let mut total = 0.0;
+    for v in after.iter().map(|s| s.v).filter(|v| !v.is_nan()) {
+        if let Some(p) = previous {
+            total += if v >= p { v - p } else { v };
+        }
+        previous = Some(v);
+    }
+    total
 }
 
 /// Now, in nanoseconds since the epoch.

@@ -346,7 +346,8 @@ fn fixture() -> Vec<Span> {
 fn app_over(traces: Arc<dyn TraceReader>, series: Arc<dyn SeriesSource>) -> (Router, JaegerState) {
     let state = JaegerState {
         traces,
-        engine: Arc::new(Engine::new(series, EngineConfig::default())),
+        series,
+        baseline_ms: 300_000,
         metrics: QueryMetrics::new(&prometheus::Registry::new()),
     };
     (routes(state.clone()), state)
@@ -1016,7 +1017,7 @@ async fn dependencies_from_the_service_graph_series() {
     assert_eq!(
         links,
         json!([
-            {"parent": "api", "child": "payments", "callCount": 239, "errorCount": 0},
+            {"parent": "api", "child": "payments", "callCount": 238, "errorCount": 0},
             {"parent": "frontend", "child": "payments", "callCount": 480, "errorCount": 120},
         ])
     );
@@ -1123,4 +1124,28 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn counter_increase_is_exact_for_young_series_and_resets() {
+    let at = |pairs: &[(i64, f64)]| -> Vec<Sample> {
+        pairs.iter().map(|&(t, v)| Sample { t, v }).collect()
+    };
+    // born in the window: the deriver's 0, then 2 calls (increase() would say 3)
+    assert_eq!(counter_increase(&at(&[(999, 0.0), (1000, 2.0)]), 500), 2.0);
+    // counted from the last value at or before the window's start
+    assert_eq!(
+        counter_increase(&at(&[(100, 5.0), (500, 7.0), (900, 10.0)]), 500),
+        3.0
+    );
+    // a restart resets to zero; a staleness marker is no value
+    let stale = storage::stale_nan();
+    assert_eq!(
+        counter_increase(
+            &at(&[(100, 5.0), (600, 8.0), (700, stale), (800, 1.0)]),
+            500
+        ),
+        4.0
+    );
+    assert_eq!(counter_increase(&[], 0), 0.0);
 }
