@@ -28,6 +28,25 @@ pub struct QueryMetrics {
     pub jaeger_requests: IntCounterVec,
 }
 
+/// Counts one finished request of an API in `requests` (by endpoint and outcome: `success` or
+/// the error's Prometheus `errorType`) and its time in `duration`.
+pub(crate) fn record_request<T>(
+    requests: &IntCounterVec,
+    duration: &HistogramVec,
+    endpoint: &str,
+    received: std::time::Instant,
+    result: &Result<T, crate::error::QueryError>,
+) {
+    let outcome = match result {
+        Ok(_) => "success",
+        Err(e) => e.error_type(),
+    };
+    requests.with_label_values(&[endpoint, outcome]).inc();
+    duration
+        .with_label_values(&[endpoint])
+        .observe(received.elapsed().as_secs_f64());
+}
+
 impl QueryMetrics {
     pub fn new(registry: &Registry) -> Self {
         let r = MetricsRegistrar(registry);

@@ -117,7 +117,7 @@
 
 mod es;
 mod fingerprint;
-mod http;
+pub(crate) mod http;
 mod normalize;
 mod tcp;
 

@@ -6,8 +6,7 @@ use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
@@ -24,7 +23,6 @@ use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use super::status::RpcStatus;
 use super::testutil::{MemLogs, MemSeries, MemTraces};
@@ -78,21 +76,7 @@ async fn post(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> (StatusCode, HeaderMap, Vec<u8>) {
-    let mut req = Request::builder().method(Method::POST).uri(path);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = app
-        .clone()
-        .oneshot(req.body(Body::from(body)).expect("request"))
-        .await
-        .expect("infallible");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (status, headers, bytes.to_vec())
+    crate::logs::http::tests::call(app, Method::POST, path, headers, body).await
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {

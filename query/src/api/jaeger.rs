@@ -41,7 +41,7 @@ use tokio::sync::Semaphore;
 use super::params::Params;
 use crate::config::QueryConfig;
 use crate::error::QueryError;
-use crate::metrics::QueryMetrics;
+use crate::metrics::{QueryMetrics, record_request};
 use crate::promql::SeriesSource;
 use crate::read::blocking;
 
@@ -101,18 +101,13 @@ impl JaegerState {
         received: Instant,
         result: Result<Response, QueryError>,
     ) -> Response {
-        let outcome = match &result {
-            Ok(_) => "success",
-            Err(e) => e.error_type(),
-        };
-        self.metrics
-            .jaeger_requests
-            .with_label_values(&[endpoint, outcome])
-            .inc();
-        self.metrics
-            .jaeger_duration
-            .with_label_values(&[endpoint])
-            .observe(received.elapsed().as_secs_f64());
+        record_request(
+            &self.metrics.jaeger_requests,
+            &self.metrics.jaeger_duration,
+            endpoint,
+            received,
+            &result,
+        );
         result.unwrap_or_else(error_response)
     }
 }

@@ -70,7 +70,7 @@ use crate::config::QueryConfig;
 use crate::error::QueryError;
 use storage::GaugeGuard;
 
-use crate::metrics::QueryMetrics;
+use crate::metrics::{QueryMetrics, record_request};
 use crate::promql::{Engine, EngineConfig, PromqlError, QueryOptions, QueryOutput, Value};
 use crate::read::{MAX_TIME_MS, MIN_TIME_MS};
 
@@ -212,18 +212,13 @@ impl PromqlState {
         received: Instant,
         result: Result<Response, QueryError>,
     ) -> Response {
-        let outcome = match &result {
-            Ok(_) => "success",
-            Err(e) => e.error_type(),
-        };
-        self.metrics
-            .requests
-            .with_label_values(&[endpoint, outcome])
-            .inc();
-        self.metrics
-            .duration
-            .with_label_values(&[endpoint])
-            .observe(received.elapsed().as_secs_f64());
+        record_request(
+            &self.metrics.requests,
+            &self.metrics.duration,
+            endpoint,
+            received,
+            &result,
+        );
         result.into_response()
     }
 }
