@@ -22,7 +22,7 @@ pub mod promql;
 mod read;
 mod selector;
 
-pub use api::{jaeger_router, logs_router, router};
+pub use api::{jaeger_router, logs_router, prometheus_duration_ns, router};
 pub use config::QueryConfig;
 pub use error::QueryError;
 pub use metrics::QueryMetrics;

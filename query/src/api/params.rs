@@ -311,8 +311,8 @@ pub(crate) fn duration_param(
 }
 
 /// `model.ParseDuration` of prometheus/common: `0`, or digits and a unit, repeated, units in
-/// decreasing size; at most `i64::MAX` ns.
-fn prometheus_duration_ns(s: &str) -> Option<i64> {
+/// decreasing size; at most `i64::MAX` ns. Also the duration syntax of rule files.
+pub fn prometheus_duration_ns(s: &str) -> Option<i64> {
     const MS: u64 = 1_000_000;
     // (unit, its size in ns), largest first: the order they must appear in
     const UNITS: [(&str, u64); 7] = [
