@@ -14,6 +14,17 @@ pub enum IngestError {
     Io(#[from] std::io::Error),
 }
 
+impl IngestError {
+    /// An i/o error that names the listener that could not be bound (`what`, e.g.
+    /// `logstash tcp`) and its address.
+    pub(crate) fn bind(what: &str, addr: std::net::SocketAddr, e: std::io::Error) -> Self {
+        IngestError::Io(std::io::Error::new(
+            e.kind(),
+            format!("cannot bind {what} {addr}: {e}"),
+        ))
+    }
+}
+
 /// What a failed write means for the client: the one classification that every protocol's
 /// answer (an HTTP status, a gRPC code) is derived from, so retryable failures look
 /// retryable on every wire.

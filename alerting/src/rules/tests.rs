@@ -1,5 +1,6 @@
 //! Loader tests: a valid file round-trips, each mistake is reported at its line, and no input
 //! panics the loader.
+#![cfg(test)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

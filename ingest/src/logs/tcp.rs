@@ -90,12 +90,9 @@ impl LogstashServer {
         writer: Arc<dyn LogWriter>,
         metrics: IngestMetrics,
     ) -> Result<Self, IngestError> {
-        let listener = TcpListener::bind(addr).await.map_err(|e| {
-            IngestError::Io(std::io::Error::new(
-                e.kind(),
-                format!("cannot bind logstash tcp {addr}: {e}"),
-            ))
-        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| IngestError::bind("logstash tcp", addr, e))?;
         let addr = listener.local_addr()?;
         let waiting = metrics
             .queue_depth

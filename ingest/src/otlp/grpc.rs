@@ -169,12 +169,9 @@ impl std::fmt::Debug for OtlpGrpcServer {
 impl OtlpGrpcServer {
     /// Binds the port (port 0 picks a free one, see [`OtlpGrpcServer::local_addr`]).
     pub async fn bind(addr: SocketAddr, ingest: &OtlpIngest) -> Result<Self, IngestError> {
-        let listener = TcpListener::bind(addr).await.map_err(|e| {
-            IngestError::Io(std::io::Error::new(
-                e.kind(),
-                format!("cannot bind otlp grpc {addr}: {e}"),
-            ))
-        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| IngestError::bind("otlp grpc", addr, e))?;
         let addr = listener.local_addr()?;
         Ok(OtlpGrpcServer {
             listener,

@@ -1,6 +1,7 @@
 //! The HTTP routes and gRPC services end to end (real protobuf and JSON bodies, a real tonic
 //! server and client), and property tests that no input makes the decoders or the
 //! conversions panic.
+#![cfg(test)]
 
 use std::io::Write;
 use std::sync::atomic::Ordering;

@@ -1,5 +1,6 @@
 //! In-memory stores for the OTLP and derive tests: they keep what they are given, as a store
 //! would receive it, and can be told to fail.
+#![cfg(test)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

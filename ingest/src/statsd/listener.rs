@@ -181,12 +181,8 @@ impl Drop for StopGuard {
     }
 }
 
-/// An i/o error that names what could not be bound.
 fn bind_error(transport: &str, addr: SocketAddr, e: std::io::Error) -> IngestError {
-    IngestError::Io(std::io::Error::new(
-        e.kind(),
-        format!("cannot bind statsd {transport} {addr}: {e}"),
-    ))
+    IngestError::bind(&format!("statsd {transport}"), addr, e)
 }
 
 fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, IngestError> {

@@ -1,3 +1,4 @@
+#![cfg(test)]
 use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue as OtlpKeyValue};
 use opentelemetry_proto::tonic::metrics::v1::summary_data_point::ValueAtQuantile;

@@ -1,5 +1,6 @@
 //! The Jaeger routes driven without a socket, over an in-memory trace store (and, for
 //! `/dependencies`, a real series store in a temporary directory).
+#![cfg(test)]
 
 use std::sync::Arc;
 
