@@ -12,7 +12,10 @@
 //! notifications with retries, reload (SIGHUP, file change, `POST /-/reload`), the
 //! `/api/v1/rules` and `/api/v1/alerts` routes, and `argus check-rules` in the binary.
 
+mod alert;
 mod rules;
+
+pub use alert::{AlertSink, AlertState, LabelSet, NotifyAlert, fingerprint, fingerprint_hex};
 
 pub use rules::{
     AlertingRule, ErrorKind, RecordingRule, Rule, RuleFile, RuleFileError, RuleGroup,
