@@ -6,18 +6,25 @@
 //! (`groups` of alerting and recording rules), refuses unknown keys and validates them the way
 //! `promtool check rules` does, reporting every error with its file, line and column.
 //!
-//! Next (issue 6): template rendering (`$labels`, `$value`, `humanize`, …), the
-//! `golden_signals` shorthand and its expansion, log-based rules (`logs_count(…)`), group
+//! [`Template`] is Go's `text/template` as Prometheus renders alert labels and annotations
+//! ([`render_alert_template`]) and Alertmanager renders notifications; rule validation checks
+//! every label and annotation template with [`check_alert_template`].
+//!
+//! Next (issue 6): the `golden_signals` shorthand and its expansion, log-based rules (`logs_count(…)`), group
 //! evaluation on aligned intervals, alert state (pending → firing → resolved, persisted),
 //! notifications with retries, reload (SIGHUP, file change, `POST /-/reload`), the
 //! `/api/v1/rules` and `/api/v1/alerts` routes, and `argus check-rules` in the binary.
 
 mod alert;
 mod rules;
+mod template;
 
 pub use alert::{AlertSink, AlertState, LabelSet, NotifyAlert, fingerprint, fingerprint_hex};
 
 pub use rules::{
     AlertingRule, ErrorKind, RecordingRule, Rule, RuleFile, RuleFileError, RuleGroup,
     format_duration, load_rule_files, parse_duration, parse_rule_file,
+};
+pub use template::{
+    AlertTemplateData, Template, TemplateError, check_alert_template, render_alert_template,
 };

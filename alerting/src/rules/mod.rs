@@ -5,7 +5,6 @@ mod duration;
 mod error;
 mod model;
 mod parse;
-mod template;
 
 #[cfg(test)]
 mod tests;
