@@ -12,7 +12,11 @@ use super::value::{MapKind, Value};
 
 /// Nested `{{template}}` calls allowed (Go allows 100000; a template that needs more than a
 /// few is a loop).
-pub(crate) const MAX_TEMPLATE_DEPTH: usize = 100;
+pub(crate) const MAX_TEMPLATE_DEPTH: usize = 50;
+/// Nesting of template calls, control structures and parenthesised pipelines together while
+/// rendering: each level is a few stack frames, and renders run on ordinary threads (2 MiB
+/// stacks), so the total is bounded, not only each kind.
+pub(crate) const MAX_NESTING: usize = 150;
 /// Output allowed from one render.
 pub(crate) const MAX_OUTPUT_BYTES: usize = 1 << 20;
 /// Nodes, iterations and calls allowed in one render.
@@ -35,6 +39,7 @@ pub(crate) struct Exec<'t> {
     env: Env<'t>,
     out: String,
     depth: usize,
+    nesting: usize,
     steps: u64,
 }
 
@@ -57,6 +62,7 @@ impl<'t> Exec<'t> {
             env: Env { external_url },
             out: String::new(),
             depth: 0,
+            nesting: 0,
             steps: 0,
         }
     }
@@ -113,6 +119,31 @@ impl<'t> Exec<'t> {
     }
 
     fn walk(&mut self, dot: &Value, node: &Node) -> Result<Flow> {
+        if matches!(
+            node,
+            Node::Text(_) | Node::Action(_) | Node::Break | Node::Continue
+        ) {
+            return self.walk_node(dot, node);
+        }
+        self.enter(0)?;
+        let flow = self.walk_node(dot, node);
+        self.nesting -= 1;
+        flow
+    }
+
+    fn enter(&mut self, pos: usize) -> Result<()> {
+        if self.nesting >= MAX_NESTING {
+            return Err(self.error(
+                pos,
+                pos,
+                format!("template nested too deeply (more than {MAX_NESTING} levels)"),
+            ));
+        }
+        self.nesting += 1;
+        Ok(())
+    }
+
+    fn walk_node(&mut self, dot: &Value, node: &Node) -> Result<Flow> {
         match node {
             Node::Text(text) => {
                 self.step(0)?;
@@ -366,10 +397,12 @@ impl<'t> Exec<'t> {
                 self.field_chain(dot, cmd, value, chain, &[], None)?
             }
             Arg::Pipe(pipe) => {
+                self.enter(pipe.pos)?;
                 let mark = self.vars.len();
-                let value = self.pipeline(dot, pipe)?;
+                let value = self.pipeline(dot, pipe);
                 self.vars.truncate(mark);
-                value
+                self.nesting -= 1;
+                value?
             }
         })
     }

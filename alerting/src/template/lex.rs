@@ -48,7 +48,7 @@ const LEFT: &str = "{{";
 const RIGHT: &str = "}}";
 
 /// Limits nesting of parentheses so that a hostile template cannot exhaust the parser's stack.
-pub(crate) const MAX_PAREN_DEPTH: usize = 100;
+pub(crate) const MAX_PAREN_DEPTH: usize = 50;
 
 pub(crate) fn lex(text: &str) -> Result<Vec<Token>, Fail> {
     let mut lexer = Lexer {

@@ -5,9 +5,10 @@
 //! as Go formats them.
 //!
 //! A template is parsed once ([`Template::parse`]) and rendered many times. Rendering is
-//! bounded: template calls nest at most [`exec::MAX_TEMPLATE_DEPTH`] deep, one render does at
-//! most [`exec::MAX_STEPS`] steps and writes at most [`exec::MAX_OUTPUT_BYTES`] bytes; past
-//! that it fails with an error instead of running away.
+//! bounded: template calls nest at most [`exec::MAX_TEMPLATE_DEPTH`] deep, calls, controls and
+//! parentheses together at most [`exec::MAX_NESTING`], one render does at most
+//! [`exec::MAX_STEPS`] steps and writes at most [`exec::MAX_OUTPUT_BYTES`] bytes; past that it
+//! fails with an error instead of running away (or overflowing the stack).
 //!
 //! Differences from Go, all deliberate: functions that run PromQL (`query`, `first`, …) are
 //! refused at parse time; times are in UTC only (`tz` knows no other zone); predefined
@@ -40,6 +41,9 @@ mod value;
 
 /// The name Go gives a template parsed without one.
 const DEFAULT_NAME: &str = "template";
+/// The name of alert templates when the alert's name is not at hand (Prometheus:
+/// `__alert_<alertname>`).
+const ALERT_TEMPLATE_NAME: &str = "__alert";
 
 /// The variables Prometheus defines for alert templates (its preamble
 /// `{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}…`).
@@ -138,7 +142,8 @@ pub struct AlertTemplateData<'a> {
 
 /// Prometheus' alert templating: `text` sees `$labels`, `$externalLabels`, `$externalURL` and
 /// `$value` (and `.Labels`, `.ExternalLabels`, `.ExternalURL`, `.Value`). Text without `{{`
-/// is returned as is without parsing.
+/// is returned as is without parsing. To render one text for many alerts, parse it once with
+/// [`Template::parse_alert`] and call [`Template::render_alert`].
 pub fn render_alert_template(
     text: &str,
     data: &AlertTemplateData<'_>,
@@ -146,40 +151,52 @@ pub fn render_alert_template(
     if !text.contains("{{") {
         return Ok(text.to_owned());
     }
-    let name = alert_template_name(data.labels);
-    let template = Template::parse_with_vars(&name, text, &ALERT_VARIABLES)?;
-    let Some(tree) = &template.tree else {
-        return Ok(text.to_owned());
-    };
-    let labels = exec::label_value(data.labels);
-    let external_labels = exec::label_value(data.external_labels);
-    let url = Value::str(data.external_url);
-    let value = Value::Float(data.value);
-    let dot = exec::struct_value(vec![
-        ("Labels", labels.clone()),
-        ("ExternalLabels", external_labels.clone()),
-        ("ExternalURL", url.clone()),
-        ("Value", value.clone()),
-    ]);
-    let globals = vec![
-        ("$labels".to_owned(), labels),
-        ("$externalLabels".to_owned(), external_labels),
-        ("$externalURL".to_owned(), url),
-        ("$value".to_owned(), value),
-    ];
-    template.render_values(tree, dot, globals, data.external_url)
+    Template::parse_with_vars(&alert_template_name(data.labels), text, &ALERT_VARIABLES)?
+        .render_alert(data)
+}
+
+impl Template {
+    /// Parses an alert label or annotation template (Prometheus' variables predefined).
+    pub fn parse_alert(text: &str) -> Result<Template, TemplateError> {
+        Template::parse_with_vars(ALERT_TEMPLATE_NAME, text, &ALERT_VARIABLES)
+    }
+
+    /// Renders with Prometheus' alert template data (see [`render_alert_template`]); `$value`
+    /// keeps NaN and infinities, which JSON cannot carry.
+    pub fn render_alert(&self, data: &AlertTemplateData<'_>) -> Result<String, TemplateError> {
+        let Some(tree) = &self.tree else {
+            return Ok(self.text.to_string());
+        };
+        let labels = exec::label_value(data.labels);
+        let external_labels = exec::label_value(data.external_labels);
+        let url = Value::str(data.external_url);
+        let value = Value::Float(data.value);
+        let dot = exec::struct_value(vec![
+            ("Labels", labels.clone()),
+            ("ExternalLabels", external_labels.clone()),
+            ("ExternalURL", url.clone()),
+            ("Value", value.clone()),
+        ]);
+        let globals = vec![
+            ("$labels".to_owned(), labels),
+            ("$externalLabels".to_owned(), external_labels),
+            ("$externalURL".to_owned(), url),
+            ("$value".to_owned(), value),
+        ];
+        self.render_values(tree, dot, globals, data.external_url)
+    }
 }
 
 /// Checks that `text` parses as an alert template (for rule validation): syntax, defined
 /// functions, declared variables.
 pub fn check_alert_template(text: &str) -> Result<(), TemplateError> {
-    Template::parse_with_vars("__alert", text, &ALERT_VARIABLES).map(|_| ())
+    Template::parse_alert(text).map(|_| ())
 }
 
 /// Prometheus names an alert's templates `__alert_<alertname>`.
 fn alert_template_name(labels: &LabelSet) -> String {
     match labels.get("alertname") {
-        Some(name) => format!("__alert_{name}"),
-        None => "__alert".to_owned(),
+        Some(name) => format!("{ALERT_TEMPLATE_NAME}_{name}"),
+        None => ALERT_TEMPLATE_NAME.to_owned(),
     }
 }

@@ -9,7 +9,7 @@ use super::funcs::{self, FuncStatus};
 use super::lex::{Tok, Token};
 
 /// Limits nesting of control structures so that a hostile template cannot exhaust the stack.
-const MAX_NESTING: usize = 100;
+const MAX_NESTING: usize = 50;
 
 pub(crate) type List = Vec<Node>;
 

@@ -330,9 +330,11 @@ fn alert_templates() {
         (-1.5e-7, "-1.5e-07"),
         (123456.0, "123456"),
     ];
+    let parsed = Template::parse_alert("{{ $value }}").unwrap();
     for (value, want) in values {
         let data = AlertTemplateData { value, ..data };
         assert_eq!(render_alert_template("{{ $value }}", &data).unwrap(), want);
+        assert_eq!(parsed.render_alert(&data).unwrap(), want);
     }
 }
 
@@ -628,7 +630,7 @@ fn rendering_is_bounded() {
     assert!(
         render(recursive, json!(null))
             .unwrap_err()
-            .contains("exceeded maximum template depth (100)")
+            .contains("exceeded maximum template depth (50)")
     );
     let doubling =
         "{{define \"d\"}}{{.}}{{.}}{{.}}{{.}}{{end}}{{template \"d\" \"xxxxxxxxxxxxxxxx\"}}";
@@ -654,6 +656,19 @@ fn rendering_is_bounded() {
             .unwrap_err()
             .contains("nested too deeply")
     );
+}
+
+#[test]
+fn deep_recursion_fails_cleanly() {
+    // Nesting at every level the parser allows, in a template that calls itself.
+    let ifs = "{{if 1}}".repeat(49);
+    let parens = format!("{}1{}", "(".repeat(49), ")".repeat(49));
+    let ends = "{{end}}".repeat(49);
+    let text = format!(
+        "{{{{define \"r\"}}}}{ifs}{{{{print {parens}}}}}{{{{template \"r\" .}}}}{ends}{{{{end}}}}{{{{template \"r\" .}}}}"
+    );
+    let err = render(&text, json!(null)).unwrap_err();
+    assert!(err.contains("nested too deeply"), "{err}");
 }
 
 #[test]
