@@ -10,7 +10,11 @@
 //! ([`render_alert_template`]) and Alertmanager renders notifications; rule validation checks
 //! every label and annotation template with [`check_alert_template`].
 //!
-//! Next (issue 6): the `golden_signals` shorthand and its expansion, log-based rules (`logs_count(…)`), group
+//! The `golden_signals` shorthand (a service and thresholds with units, beside `groups:`) is
+//! expanded to ordinary alerting rules inside [`parse_rule_file`], so every consumer sees
+//! plain rules; [`expand_golden_signals`] writes the expansion back as a rule file.
+//!
+//! Next (issue 6): log-based rules (`logs_count(…)`), group
 //! evaluation on aligned intervals, alert state (pending → firing → resolved, persisted),
 //! notifications with retries, reload (SIGHUP, file change, `POST /-/reload`), the
 //! `/api/v1/rules` and `/api/v1/alerts` routes, and `argus check-rules` in the binary.
@@ -23,7 +27,7 @@ pub use alert::{AlertSink, AlertState, LabelSet, NotifyAlert, fingerprint, finge
 
 pub use rules::{
     AlertingRule, ErrorKind, RecordingRule, Rule, RuleFile, RuleFileError, RuleGroup,
-    format_duration, load_rule_files, parse_duration, parse_rule_file,
+    expand_golden_signals, format_duration, load_rule_files, parse_duration, parse_rule_file,
 };
 pub use template::{
     AlertTemplateData, Template, TemplateError, check_alert_template, render_alert_template,

@@ -70,4 +70,9 @@ pub enum ErrorKind {
     },
     #[error("invalid template in {field}: {message}")]
     InvalidTemplate { field: String, message: String },
+    /// A `golden_signals` entry that cannot be expanded (missing service, bad threshold, …).
+    #[error("golden_signals: {0}")]
+    GoldenSignal(String),
+    #[error("cannot write the rule file as YAML: {0}")]
+    Serialize(String),
 }

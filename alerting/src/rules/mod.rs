@@ -1,11 +1,15 @@
 //! Prometheus rule files: the model ([`RuleGroup`], [`Rule`]), parsing with serde-saphyr
-//! (unknown keys refused) and validation like `promtool check rules`.
+//! (unknown keys refused), validation like `promtool check rules`, and the `golden_signals`
+//! shorthand expanded to ordinary groups while parsing.
 
 mod duration;
 mod error;
+mod golden;
 mod model;
 mod parse;
 
+#[cfg(test)]
+mod golden_tests;
 #[cfg(test)]
 mod tests;
 
@@ -36,6 +40,15 @@ pub fn load_rule_files(paths: &[PathBuf]) -> Result<Vec<RuleGroup>, Vec<RuleFile
     } else {
         Err(errors)
     }
+}
+
+/// Parses and validates a rule file's text, expanding its `golden_signals` entries, and writes
+/// every group back as a Prometheus rule file (YAML, `groups:` only) that `promtool check
+/// rules` accepts: what `argus rules expand` prints.
+pub fn expand_golden_signals(path: &Path, text: &str) -> Result<String, Vec<RuleFileError>> {
+    let groups = parse_rule_file(path, text)?;
+    serde_saphyr::to_string(&RuleFile { groups })
+        .map_err(|err| vec![file_error(path, ErrorKind::Serialize(err.to_string()))])
 }
 
 /// [`parse_rule_file`] over raw bytes, refusing text that is not UTF-8.

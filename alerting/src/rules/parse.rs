@@ -10,6 +10,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::duration::parse_duration;
 use super::error::{ErrorKind, RuleFileError};
+use super::golden::{RawGolden, expand_entry};
 use super::model::{AlertingRule, RecordingRule, Rule, RuleGroup};
 use crate::template::check_alert_template;
 
@@ -18,6 +19,9 @@ use crate::template::check_alert_template;
 struct RawFile {
     #[serde(default)]
     groups: Vec<Spanned<RawGroup>>,
+    /// The shorthand (`golden.rs`), expanded to groups of ordinary alerting rules.
+    #[serde(default)]
+    golden_signals: Vec<Spanned<RawGolden>>,
 }
 
 #[derive(Deserialize)]
@@ -51,13 +55,13 @@ struct RawRule {
 }
 
 /// Collects the errors of one file.
-struct Errors<'a> {
+pub(crate) struct Errors<'a> {
     path: &'a Path,
-    errors: Vec<RuleFileError>,
+    pub(crate) errors: Vec<RuleFileError>,
 }
 
 impl Errors<'_> {
-    fn push(&mut self, at: Location, kind: ErrorKind) {
+    pub(crate) fn push(&mut self, at: Location, kind: ErrorKind) {
         self.errors.push(RuleFileError {
             path: self.path.to_path_buf(),
             line: at.line(),
@@ -76,7 +80,10 @@ pub fn parse_rule_file(path: &Path, text: &str) -> Result<Vec<RuleGroup>, Vec<Ru
     };
     // An empty file (or one with only comments) has no groups, as in Prometheus.
     let raw: RawFile = if is_blank_yaml(text) {
-        RawFile { groups: Vec::new() }
+        RawFile {
+            groups: Vec::new(),
+            golden_signals: Vec::new(),
+        }
     } else {
         let options = serde_saphyr::options! { with_snippet: false };
         match serde_saphyr::from_str_with_options(text, options) {
@@ -103,6 +110,26 @@ pub fn parse_rule_file(path: &Path, text: &str) -> Result<Vec<RuleGroup>, Vec<Ru
             groups.push(RuleGroup {
                 file: path.to_path_buf(),
                 line: group_at.line(),
+                ..group
+            });
+        }
+    }
+    for entry in raw.golden_signals {
+        let at = entry.referenced;
+        if let Some(group) = expand_entry(entry.value, at, &mut errors) {
+            if let Some(first_line) = seen.get(&group.name) {
+                errors.push(
+                    at,
+                    ErrorKind::DuplicateGroup {
+                        name: group.name.clone(),
+                        first_line: *first_line,
+                    },
+                );
+                continue;
+            }
+            seen.insert(group.name.clone(), at.line());
+            groups.push(RuleGroup {
+                file: path.to_path_buf(),
                 ..group
             });
         }
@@ -227,23 +254,7 @@ fn validate_rule(raw: RawRule, at: Location, errors: &mut Errors<'_>) -> Option<
         }
     }
     let labels = labels(raw.labels, "label", errors);
-    for (name, value) in &raw.annotations {
-        if !is_valid_label_name(name) {
-            errors.push(
-                value.referenced,
-                ErrorKind::InvalidAnnotationName(name.clone()),
-            );
-        }
-        if let Err(error) = check_alert_template(&value.value) {
-            errors.push(
-                value.referenced,
-                ErrorKind::InvalidTemplate {
-                    field: format!("annotation {name:?}"),
-                    message: error.to_string(),
-                },
-            );
-        }
-    }
+    let annotations = annotations(raw.annotations, errors);
     if errors.errors.len() != before {
         return None;
     }
@@ -255,11 +266,7 @@ fn validate_rule(raw: RawRule, at: Location, errors: &mut Errors<'_>) -> Option<
             for_: for_.unwrap_or(Duration::ZERO),
             keep_firing_for: keep_firing_for.unwrap_or(Duration::ZERO),
             labels,
-            annotations: raw
-                .annotations
-                .into_iter()
-                .map(|(k, v)| (k, v.value))
-                .collect(),
+            annotations,
             line,
         })),
         (None, Some(record)) => Some(Rule::Recording(RecordingRule {
@@ -273,7 +280,7 @@ fn validate_rule(raw: RawRule, at: Location, errors: &mut Errors<'_>) -> Option<
 }
 
 /// Parses a duration, recording an error at its position when it is invalid.
-fn duration(
+pub(crate) fn duration(
     raw: Spanned<String>,
     field: &'static str,
     errors: &mut Errors<'_>,
@@ -290,8 +297,39 @@ fn duration(
     }
 }
 
+/// Checks annotation names and templates; returns the plain map.
+pub(crate) fn annotations(
+    raw: BTreeMap<String, Spanned<String>>,
+    errors: &mut Errors<'_>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (name, value) in raw {
+        if !is_valid_label_name(&name) {
+            errors.push(
+                value.referenced,
+                ErrorKind::InvalidAnnotationName(name.clone()),
+            );
+        }
+        check_template(&value, &format!("annotation {name:?}"), errors);
+        out.insert(name, value.value);
+    }
+    out
+}
+
+fn check_template(value: &Spanned<String>, field: &str, errors: &mut Errors<'_>) {
+    if let Err(error) = check_alert_template(&value.value) {
+        errors.push(
+            value.referenced,
+            ErrorKind::InvalidTemplate {
+                field: field.to_owned(),
+                message: error.to_string(),
+            },
+        );
+    }
+}
+
 /// Checks label names and templates in label values; returns the plain map.
-fn labels(
+pub(crate) fn labels(
     raw: BTreeMap<String, Spanned<String>>,
     what: &str,
     errors: &mut Errors<'_>,
@@ -301,29 +339,21 @@ fn labels(
         if !is_valid_label_name(&name) || name == "__name__" {
             errors.push(value.referenced, ErrorKind::InvalidLabelName(name.clone()));
         }
-        if let Err(error) = check_alert_template(&value.value) {
-            errors.push(
-                value.referenced,
-                ErrorKind::InvalidTemplate {
-                    field: format!("{what} {name:?}"),
-                    message: error.to_string(),
-                },
-            );
-        }
+        check_template(&value, &format!("{what} {name:?}"), errors);
         out.insert(name, value.value);
     }
     out
 }
 
 /// Prometheus' classic label-name syntax: `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn is_valid_label_name(name: &str) -> bool {
+pub(crate) fn is_valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Prometheus' classic metric-name syntax: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-fn is_valid_metric_name(name: &str) -> bool {
+pub(crate) fn is_valid_metric_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
