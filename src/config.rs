@@ -23,7 +23,28 @@ pub(crate) struct Cli {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Check rule files like `promtool check rules`: YAML, PromQL, templates, durations and
+    /// the golden_signals shorthand; exits 1 when any file has an error.
+    CheckRules {
+        /// Rule files (YAML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Rule-file tools.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RulesCommand {
+    /// Print a rule file as plain Prometheus groups, its golden_signals entries expanded.
+    Expand {
+        /// The rule file (YAML).
+        file: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]

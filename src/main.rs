@@ -1,12 +1,13 @@
 //! The `argus` binary: command line, configuration, wiring of the crates, and shutdown.
 
 mod config;
+mod rules_cli;
 mod serve;
 mod telemetry;
 
 use clap::Parser;
 
-use config::{Cli, Command};
+use config::{Cli, Command, RulesCommand};
 
 /// Ingest allocates and frees label strings per series at a high rate from many threads;
 /// glibc malloc was a fifth of the remote_write profile, mimalloc roughly halves that cost.
@@ -17,7 +18,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            let settings = match args.resolve() {
+            let settings = match (*args).resolve() {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("argus: {e:#}");
@@ -45,5 +46,9 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
+        Command::CheckRules { files } => rules_cli::check_rules(&files),
+        Command::Rules {
+            command: RulesCommand::Expand { file },
+        } => rules_cli::expand(&file),
     }
 }

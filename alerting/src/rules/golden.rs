@@ -390,6 +390,11 @@ pub(crate) fn expand_entry(
         labels: &labels,
         annotations: &annotations,
     };
+    // Span latency counts successful requests only; StatsD timers time whatever they time.
+    let requests = match source {
+        Source::Spans => "successful requests",
+        Source::Statsd(_) => "requests",
+    };
     let mut rules = Vec::new();
     for latency in &latencies {
         let expr = match &source {
@@ -431,7 +436,7 @@ pub(crate) fn expand_entry(
                     at: latency.at,
                     summary: format!("{service}: {percentile} latency {}", latency.threshold.text),
                     description: format!(
-                        "The {percentile} latency of {service}'s successful requests over the last \
+                        "The {percentile} latency of {service}'s {requests} over the last \
                          {window_text} is {{{{ $value | humanizeDuration }}}} (threshold {}).",
                         latency.threshold.text
                     ),

@@ -179,6 +179,12 @@ golden_signals:
     for expr in exprs.iter().flatten() {
         promql_parser::parser::parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
     }
+    let latency = alerts(&groups[0])[0];
+    assert_eq!(
+        latency.annotations["description"],
+        "The p99 latency of api's requests over the last 5m is {{ $value | humanizeDuration }} \
+         (threshold > 1s)."
+    );
 }
 
 #[test]
