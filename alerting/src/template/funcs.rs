@@ -816,20 +816,16 @@ pub(crate) fn call(name: &str, args: &[Value], env: &Env<'_>) -> CallResult {
     })
 }
 
-/// Calls a method of a time or a duration; `None` when the value has no methods.
+/// Calls a method of a value, `None` when it has none of that name. Times and durations have
+/// Go's; Alertmanager's template data has methods that JSON cannot carry, given here to the
+/// values that stand for them: a list of alerts has `Firing` and `Resolved` (by each alert's
+/// `Status`), a list of pairs `Names` and `Values`, a label map (Alertmanager's `KV`) has `SortedPairs`, `Names`, `Values` and
+/// `Remove`, and an RFC 3339 string (a time as JSON writes it) has the methods of a time.
 pub(crate) fn method(receiver: &Value, name: &str, args: &[Value]) -> Option<CallResult> {
     let no_args = || arity(name, args, 0);
     let result = match receiver {
-        Value::Time(t) => match name {
-            "Format" => arity(name, args, 1)
-                .and_then(|()| string_arg(&args[0]).map(|layout| Value::string(t.format(layout)))),
-            "Unix" => no_args().map(|()| Value::Int(t.secs)),
-            "UnixMilli" => no_args().map(|()| Value::Int((t.unix_nanos() / 1_000_000) as i64)),
-            "UnixNano" => no_args().map(|()| Value::Int(t.unix_nanos() as i64)),
-            "UTC" | "Local" => no_args().map(|()| Value::Time(*t)),
-            "String" => no_args().map(|()| Value::string(t.go_string())),
-            _ => return None,
-        },
+        Value::Time(t) => time_method(*t, name, args)?,
+        Value::Str(s) => time_method(GoTime::parse_rfc3339(s)?, name, args)?,
         Value::Duration(ns) => {
             let secs = *ns as f64 / 1e9;
             match name {
@@ -841,7 +837,73 @@ pub(crate) fn method(receiver: &Value, name: &str, args: &[Value]) -> Option<Cal
                 _ => return None,
             }
         }
+        Value::List(items) => match name {
+            "Firing" | "Resolved" => no_args().map(|()| {
+                let status = name.to_ascii_lowercase();
+                let matching = items.iter().filter(|alert| {
+                    matches!(alert, Value::Map(fields, _)
+                        if matches!(fields.get("Status"), Some(Value::Str(s)) if **s == *status))
+                });
+                Value::List(Rc::new(matching.cloned().collect()))
+            }),
+            // Alertmanager's `Pairs` (from `SortedPairs`).
+            "Names" | "Values" => {
+                let field = &name[..name.len() - 1];
+                let picked: Vec<Value> = items
+                    .iter()
+                    .map(|pair| match pair {
+                        Value::Map(fields, _) => fields.get(field).cloned(),
+                        _ => None,
+                    })
+                    .collect::<Option<_>>()?;
+                no_args().map(|()| Value::List(Rc::new(picked)))
+            }
+            _ => return None,
+        },
+        Value::Map(map, MapKind::Strings) => match name {
+            "SortedPairs" => no_args().map(|()| {
+                let pairs = map.iter().map(|(k, v)| {
+                    let pair = BTreeMap::from([
+                        ("Name".to_owned(), Value::str(k)),
+                        ("Value".to_owned(), v.clone()),
+                    ]);
+                    Value::Map(Rc::new(pair), MapKind::Strings)
+                });
+                Value::List(Rc::new(pairs.collect()))
+            }),
+            "Names" => no_args()
+                .map(|()| Value::List(Rc::new(map.keys().map(|k| Value::str(k)).collect()))),
+            "Values" => no_args().map(|()| Value::List(Rc::new(map.values().cloned().collect()))),
+            "Remove" => arity(name, args, 1).and_then(|()| {
+                let Value::List(names) = &args[0] else {
+                    return Err(CallError::Args(format!(
+                        "wrong type for value; expected []string; got {}",
+                        args[0].type_name()
+                    )));
+                };
+                let mut kept = (**map).clone();
+                for name in names.iter() {
+                    kept.remove(string_arg(name)?);
+                }
+                Ok(Value::Map(Rc::new(kept), MapKind::Strings))
+            }),
+            _ => return None,
+        },
         _ => return None,
     };
     Some(result)
+}
+
+fn time_method(t: GoTime, name: &str, args: &[Value]) -> Option<CallResult> {
+    let no_args = || arity(name, args, 0);
+    Some(match name {
+        "Format" => arity(name, args, 1)
+            .and_then(|()| string_arg(&args[0]).map(|layout| Value::string(t.format(layout)))),
+        "Unix" => no_args().map(|()| Value::Int(t.secs)),
+        "UnixMilli" => no_args().map(|()| Value::Int((t.unix_nanos() / 1_000_000) as i64)),
+        "UnixNano" => no_args().map(|()| Value::Int(t.unix_nanos() as i64)),
+        "UTC" | "Local" => no_args().map(|()| Value::Time(t)),
+        "String" => no_args().map(|()| Value::string(t.go_string())),
+        _ => return None,
+    })
 }

@@ -16,6 +16,12 @@
 //! strings behaves as a `map[string]string` (a missing key renders `""`, as Prometheus' and
 //! Alertmanager's `missingkey=zero` gives for label maps), any other object as
 //! `map[string]interface{}` (a missing key renders `<no value>`).
+//!
+//! Alertmanager's notification data arrives as JSON, which has no methods; the values that
+//! stand for its types get theirs: a list of alerts `.Firing`/`.Resolved` (by each alert's
+//! `Status`), a label map `.SortedPairs`/`.Names`/`.Values`/`.Remove`, a list of pairs
+//! `.Names`/`.Values`, and an RFC 3339 string (`StartsAt`) the methods of a time
+//! (`.Format`, `.Unix`, …), so Alertmanager's own templates render unchanged.
 
 mod error;
 mod exec;

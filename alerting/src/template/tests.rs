@@ -463,6 +463,46 @@ fn go_exec_cases() {
     }
 }
 
+/// Alertmanager's notification data (`template.Data`) as JSON, with the methods its default
+/// templates call.
+#[test]
+fn alertmanager_data() {
+    let data = json!({
+        "Status": "firing",
+        "Receiver": "team-x",
+        "GroupLabels": {"alertname": "Down"},
+        "CommonLabels": {"alertname": "Down", "job": "node", "severity": "page"},
+        "CommonAnnotations": {},
+        "ExternalURL": "http://am:9093",
+        "Alerts": [
+            {"Status": "firing", "Labels": {"instance": "a"}, "StartsAt": "2024-05-01T10:00:00.5Z"},
+            {"Status": "resolved", "Labels": {"instance": "b"}, "StartsAt": "2024-05-01T09:00:00Z"},
+            {"Status": "firing", "Labels": {"instance": "c"}, "StartsAt": "2024-05-01T11:00:00+02:00"},
+        ],
+    });
+    let subject = concat!(
+        r#"[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] "#,
+        r#"{{ .GroupLabels.SortedPairs.Values | join " " }} "#,
+        r#"{{ if gt (len .CommonLabels) (len .GroupLabels) }}({{ with .CommonLabels.Remove .GroupLabels.Names }}{{ .Values | join " " }}{{ end }}){{ end }}"#,
+    );
+    ok(subject, data.clone(), "[FIRING:2] Down (node page)");
+    ok(
+        "{{ range .Alerts.Firing }}{{ .Labels.instance }}@{{ .StartsAt.Format \"15:04:05.000\" }} {{ end }}",
+        data.clone(),
+        "a@10:00:00.500 c@09:00:00.000 ",
+    );
+    ok(
+        "{{ range .CommonLabels.SortedPairs }}{{ .Name }}={{ .Value }};{{ end }}",
+        data.clone(),
+        "alertname=Down;job=node;severity=page;",
+    );
+    ok(
+        "{{ len .Alerts.Resolved }} {{ .CommonLabels.Names }}",
+        data,
+        "1 [alertname job severity]",
+    );
+}
+
 /// After Go's `fmt_test.go`, the verbs templates use.
 #[test]
 fn printf_matches_go() {
