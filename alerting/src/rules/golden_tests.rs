@@ -364,3 +364,29 @@ fn mistakes_are_reported_at_their_position() {
         );
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_thresholds_never_panic(
+        latency in "\\PC{0,12}",
+        ratio in "[<>=%/0-9.smh ]{0,10}",
+        traffic in "[<>=%/0-9.smh ]{0,10}",
+        service in "\\PC{0,12}",
+    ) {
+        let quote = |s: &str| serde_json::to_string(s).unwrap();
+        let text = format!(
+            "golden_signals:\n  - service: {}\n    latency_p99: {}\n    error_ratio: {}\n    traffic: {}\n",
+            quote(&service),
+            quote(&latency),
+            quote(&ratio),
+            quote(&traffic)
+        );
+        if let Ok(groups) = parse(&text) {
+            for group in &groups {
+                for rule in &group.rules {
+                    proptest::prop_assert!(promql_parser::parser::parse(rule.expr()).is_ok(), "{}", rule.expr());
+                }
+            }
+        }
+    }
+}
