@@ -457,6 +457,37 @@ fn go_exec_cases() {
             "{{ tz \"UTC\" (toTime 0) }}",
             "1970-01-01 00:00:00 +0000 UTC",
         ),
+        ("{{-3}} x {{- 3 -}} y", "-3 x3y"),
+        (
+            "{{ $x := 1 }}{{ range .SI }}{{ $x = . }}{{ end }}{{ $x }}",
+            "5",
+        ),
+        ("{{ with .Nil }}x{{ else }}y{{ end }}", "y"),
+        ("{{ (.Deep).A.B }} {{ (index .Deep \"A\").B }}", "deep deep"),
+        ("{{ index .MSI \"one\" | printf \"%03d\" }}", "001"),
+        (
+            "{{ or .Nil \"default\" }} {{ and 1 0 | not }} {{ if and .T (not .Z) }}ok{{ end }}",
+            "default true ok",
+        ),
+        ("{{ printf \"%v|%s\" .Nil .X }}", "<nil>|x"),
+        (
+            "{{ define \"x\" }}<{{ . }}>{{ end }}{{ range .SI }}{{ template \"x\" . }}{{ end }}",
+            "<3><4><5>",
+        ),
+        (
+            "{{ range $k, $v := .MSS }}{{ $k }}{{ $v }}{{ end }} {{ len \"h\\u00e9\" }}",
+            "abcd 3",
+        ),
+        ("{{ range .SI }}{{ $.X }}{{ end }}", "xxx"),
+        (
+            "{{ if .Z }}a{{ else if .Nil }}b{{ else if eq .X \"x\" }}c{{ else }}d{{ end }}",
+            "c",
+        ),
+        ("{{ .I | printf \"%d-%s\" 1 }}", "1-%!s(int=17)"),
+        (
+            "{{ \"title case, ok\" | title }} {{ \"ÉCOLE\" | toLower }}",
+            "Title Case, Ok école",
+        ),
     ];
     for (text, want) in cases {
         ok(text, data.clone(), want);
