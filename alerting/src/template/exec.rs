@@ -186,7 +186,12 @@ impl<'t> Exec<'t> {
                     self.range(dot, &branch.pipe, &branch.list, branch.else_list.as_ref())?;
                 return Ok(flow);
             }
-            Node::Template { pos, name, pipe } => {
+            Node::Template {
+                pos,
+                end,
+                name,
+                pipe,
+            } => {
                 self.step(*pos)?;
                 let new_dot = match pipe {
                     Some(pipe) => self.pipeline(dot, pipe)?,
@@ -194,12 +199,12 @@ impl<'t> Exec<'t> {
                 };
                 let tree = self.tree;
                 let Some(body) = tree.defines.get(name) else {
-                    return Err(self.error(*pos, *pos, format!("no such template {name:?}")));
+                    return Err(self.error(*pos, *end, format!("no such template {name:?}")));
                 };
                 if self.depth >= MAX_TEMPLATE_DEPTH {
                     return Err(self.error(
                         *pos,
-                        *pos,
+                        *end,
                         format!("exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"),
                     ));
                 }

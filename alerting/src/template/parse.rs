@@ -20,8 +20,10 @@ pub(crate) enum Node {
     If(Branch),
     With(Branch),
     Range(Branch),
+    /// `pos..end` is the action's source (`template "name" .`), quoted by render errors.
     Template {
         pos: usize,
+        end: usize,
         name: String,
         pipe: Option<Pipe>,
     },
@@ -154,6 +156,11 @@ impl Parser {
             self.next += 1;
         }
         token
+    }
+
+    /// Where the last consumed token starts.
+    fn consumed_pos(&self) -> usize {
+        self.tokens[self.next.saturating_sub(1)].pos
     }
 
     fn skip_space(&mut self) {
@@ -314,6 +321,7 @@ impl Parser {
                     };
                     return Ok(Item::Node(Node::Template {
                         pos: token.pos,
+                        end: self.consumed_pos(),
                         name,
                         pipe,
                     }));
@@ -322,10 +330,12 @@ impl Parser {
                     self.advance();
                     let name = self.expect_name("block clause")?;
                     let pipe = self.pipeline("block clause", &Tok::RightDelim)?;
+                    let end = self.consumed_pos();
                     let body = self.definition_body(token.pos, "block clause")?;
                     self.add_define(token.pos, name.clone(), body)?;
                     return Ok(Item::Node(Node::Template {
                         pos: token.pos,
+                        end,
                         name,
                         pipe: Some(pipe),
                     }));

@@ -651,7 +651,7 @@ fn errors_name_their_position() {
         ),
         (
             "{{ template \"nope\" }}",
-            "template: test:1:3: executing \"test\" at <>: no such template \"nope\"",
+            "template: test:1:3: executing \"test\" at <template \"nope\">: no such template \"nope\"",
         ),
         (
             "{{ .X.Y.Z }}",
