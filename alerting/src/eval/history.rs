@@ -103,7 +103,7 @@ impl History {
                     && q.state.as_ref().is_none_or(|state| &t.to == state)
             })
             .collect();
-        out.sort_by(|a, b| b.time_ms.cmp(&a.time_ms));
+        out.sort_by_key(|t| std::cmp::Reverse(t.time_ms));
         out.truncate(q.limit);
         Ok(out)
     }
