@@ -357,13 +357,13 @@ fn run_inner(ctx: &Ctx, variant: &str) -> Result<Vec<ScenarioReport>> {
     let text = encoder.encode_to_string(&registry.gather())?;
     let missed: f64 = gauge_values(&text, "argus_rule_group_iterations_missed_total")
         .values()
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let failures: f64 = gauge_values(&text, "argus_rule_evaluation_failures_total")
         .values()
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let rule_evaluations: f64 = gauge_values(&text, "argus_rule_evaluations_total")
         .values()
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let engine = Engine::new(store.clone(), EngineConfig::default());
     let firing = match engine
         .instant_query(
