@@ -771,6 +771,18 @@ fn write_float(out: &mut Vec<u8>, v: f64) {
     out.push(b'"');
 }
 
+/// Go's `strconv.FormatFloat(v, 'e', -1, 64)` as a string (`1.5e+01`, `0e+00`, `NaN`,
+/// `+Inf`, `-Inf`): how Prometheus' `/api/v1/alerts` writes an alert's value.
+pub fn go_float_e(v: f64) -> String {
+    let mut out = Vec::new();
+    if v.is_finite() {
+        write_go_exponent(&mut out, v);
+    } else {
+        write_go_float_f(&mut out, v);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Go's `'e'` format with precision -1: Rust's `{:e}` digits, the exponent signed and at
 /// least two digits long (`1.5e-7` → `1.5e-07`).
 fn write_go_exponent(out: &mut Vec<u8>, v: f64) {
@@ -882,7 +894,7 @@ fn prometheus_duration(d: Duration) -> String {
 
 /// RFC 3339 in UTC, as Go's JSON writes a `time.Time` (RFC3339Nano: the fraction without
 /// trailing zeros, none when zero): `2024-05-01T12:00:00.12Z`.
-fn rfc3339(t: SystemTime) -> String {
+pub fn rfc3339(t: SystemTime) -> String {
     let text = humantime::format_rfc3339_millis(t).to_string();
     // "2024-05-01T12:00:00.120Z" → Go's "2024-05-01T12:00:00.12Z"
     match text.strip_suffix('Z') {
