@@ -22,7 +22,9 @@ pub mod promql;
 mod read;
 mod selector;
 
-pub use api::{jaeger_router, logs_router, prometheus_duration_ns, router};
+pub use api::{
+    format_rfc3339, jaeger_router, logs_router, parse_rfc3339, prometheus_duration_ns, router,
+};
 pub use config::QueryConfig;
 pub use error::QueryError;
 pub use metrics::QueryMetrics;

@@ -41,6 +41,7 @@ mod varint;
 mod wal;
 
 pub use error::StorageError;
+pub use files::{sync_dir, write_atomically};
 pub use logs::{
     BareLogIndex, ErrorGroup, LogAppendOutcome, LogCursor, LogHit, LogOrder, LogQuery, LogRecord,
     LogSearchResult, LogStore, LogStoreConfig, LogSubscription, LogWriter, TAIL_CAPACITY,

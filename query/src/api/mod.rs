@@ -28,7 +28,7 @@ use crate::error::QueryError;
 
 pub use jaeger::jaeger_router;
 pub use logs::logs_router;
-pub use params::prometheus_duration_ns;
+pub use params::{format_rfc3339, parse_rfc3339, prometheus_duration_ns};
 
 /// The routes this crate serves, for the binary to merge into its HTTP server:
 ///
