@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_within_its_bound() {
-        for attempts in 1..30 {
+        for attempts in 1u32..30 {
             let bound = BASE_BACKOFF
                 .saturating_mul(1 << attempts.saturating_sub(1).min(16))
                 .min(MAX_BACKOFF);
