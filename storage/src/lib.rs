@@ -30,6 +30,7 @@
 
 mod error;
 mod files;
+mod go_duration;
 mod jobs;
 mod logs;
 mod metrics;
@@ -42,6 +43,7 @@ mod wal;
 
 pub use error::StorageError;
 pub use files::{sync_dir, write_atomically};
+pub use go_duration::go_duration_ns;
 pub use logs::{
     BareLogIndex, ErrorGroup, LogAppendOutcome, LogCursor, LogHit, LogOrder, LogQuery, LogRecord,
     LogSearchResult, LogStore, LogStoreConfig, LogSubscription, LogWriter, TAIL_CAPACITY,
