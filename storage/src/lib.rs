@@ -42,6 +42,7 @@ mod varint;
 mod wal;
 
 pub use error::StorageError;
+pub use files::{sync_dir, write_atomically};
 pub use go_duration::go_duration_ns;
 pub use logs::{
     BareLogIndex, ErrorGroup, LogAppendOutcome, LogCursor, LogHit, LogOrder, LogQuery, LogRecord,
