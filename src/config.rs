@@ -100,6 +100,9 @@ pub(crate) struct ServeArgs {
     /// limit. [default: 0]
     #[arg(long, env = "ARGUS_QUERY_MAX_SERIES")]
     pub(crate) query_max_series: Option<usize>,
+    /// Directory of dashboard files (YAML or JSON) the web UI lists. [default: ./dashboards]
+    #[arg(long, env = "ARGUS_DASHBOARDS")]
+    pub(crate) dashboards: Option<PathBuf>,
 }
 
 /// The config file's keys: the flags' names with underscores.
@@ -125,6 +128,7 @@ struct FileConfig {
     max_samples: Option<usize>,
     max_concurrent_queries: Option<usize>,
     query_max_series: Option<usize>,
+    dashboards: Option<PathBuf>,
 }
 
 /// Settings after precedence and validation.
@@ -150,6 +154,7 @@ pub(crate) struct Settings {
     pub(crate) max_samples: usize,
     pub(crate) max_concurrent_queries: usize,
     pub(crate) query_max_series: Option<usize>,
+    pub(crate) dashboards: PathBuf,
 }
 
 /// Durations as `10s`, `5m`, `15d`, `1h30m`, `250ms`; a bare `0` is zero.
@@ -230,6 +235,10 @@ impl ServeArgs {
             .filter(|n| *n > 0);
         Ok(Settings {
             query_max_series,
+            dashboards: self
+                .dashboards
+                .or(file.dashboards)
+                .unwrap_or_else(|| PathBuf::from("dashboards")),
             data_dir: self
                 .data_dir
                 .or(file.data_dir)
@@ -326,6 +335,7 @@ mod tests {
         assert_eq!(s.query_timeout, Duration::from_secs(120));
         assert_eq!(s.max_samples, 50_000_000);
         assert_eq!(s.max_concurrent_queries, 20);
+        assert_eq!(s.dashboards, PathBuf::from("dashboards"));
         std::fs::write(&path, "no_such_key = 1\n").unwrap();
         let err = ServeArgs {
             config: Some(path),

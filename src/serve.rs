@@ -207,6 +207,10 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             &query_settings,
         ))
         .merge(query::router(store.clone(), query_settings))
+        // Last: its fallback serves the app for every path the routers above do not own.
+        .merge(ui::router(ui::UiConfig {
+            dashboards_dir: settings.dashboards.clone(),
+        }))
         .layer(axum::middleware::from_fn_with_state(
             http_metrics,
             access_log,
