@@ -108,6 +108,9 @@ pub(crate) struct ServeArgs {
     /// [default: http://HOSTNAME:PORT of --http]
     #[arg(long, env = "ARGUS_EXTERNAL_URL")]
     pub(crate) external_url: Option<String>,
+    /// Directory of dashboard files (YAML or JSON) the web UI lists. [default: ./dashboards]
+    #[arg(long, env = "ARGUS_DASHBOARDS")]
+    pub(crate) dashboards: Option<PathBuf>,
 }
 
 /// The config file's keys: the flags' names with underscores.
@@ -136,6 +139,7 @@ struct FileConfig {
     rules: Option<PathBuf>,
     /// `external_url`, receivers and routes; read again on reload ([`load_alerting_section`]).
     alerting: Option<toml::Table>,
+    dashboards: Option<PathBuf>,
 }
 
 /// The config file's `[alerting]` table: the external URL, and receivers and routes
@@ -199,6 +203,7 @@ pub(crate) struct Settings {
     pub(crate) notify: alerting::NotifyConfig,
     /// The config file the settings came from, re-read for `[alerting]` on reload.
     pub(crate) config_file: Option<PathBuf>,
+    pub(crate) dashboards: PathBuf,
 }
 
 /// Durations as `10s`, `5m`, `15d`, `1h30m`, `250ms`; a bare `0` is zero.
@@ -306,6 +311,10 @@ impl ServeArgs {
             external_url,
             notify: alerting.notify,
             config_file,
+            dashboards: self
+                .dashboards
+                .or(file.dashboards)
+                .unwrap_or_else(|| PathBuf::from("dashboards")),
             data_dir: self
                 .data_dir
                 .or(file.data_dir)
@@ -413,6 +422,7 @@ mod tests {
         assert_eq!(s.query_timeout, Duration::from_secs(120));
         assert_eq!(s.max_samples, 50_000_000);
         assert_eq!(s.max_concurrent_queries, 20);
+        assert_eq!(s.dashboards, PathBuf::from("dashboards"));
         std::fs::write(&path, "no_such_key = 1\n").unwrap();
         let err = ServeArgs {
             config: Some(path),

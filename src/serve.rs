@@ -214,6 +214,10 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         .merge(alerting::rules_router(rule_manager.clone()))
         .merge(alerting::silences_router(notifier.clone()))
         .merge(rule_files.router())
+        // Last: its fallback serves the app for every path the routers above do not own.
+        .merge(ui::router(ui::UiConfig {
+            dashboards_dir: settings.dashboards.clone(),
+        }))
         .layer(axum::middleware::from_fn_with_state(
             http_metrics,
             access_log,
