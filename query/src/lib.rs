@@ -22,7 +22,10 @@ pub mod promql;
 mod read;
 mod selector;
 
-pub use api::{jaeger_router, logs_router, prometheus_duration_ns, router};
+pub use api::{
+    format_rfc3339, go_float_e, jaeger_router, logs_router, parse_prometheus_time, parse_rfc3339,
+    prometheus_duration_ns, router,
+};
 pub use config::QueryConfig;
 pub use error::QueryError;
 pub use metrics::QueryMetrics;

@@ -5,6 +5,7 @@
 mod duration;
 mod error;
 mod golden;
+pub(crate) mod logs_expr;
 mod model;
 mod parse;
 
