@@ -390,3 +390,115 @@ proptest::proptest! {
         }
     }
 }
+
+/// The documented expansions do what the docs say when the real PromQL engine runs them over
+/// span-derived series in a real series store: latency from the `ok` buckets, the error
+/// ratio, and "too little traffic" firing for a service that sends nothing at all.
+#[test]
+fn expansions_behave_over_real_series() {
+    use query::promql::{Engine, EngineConfig, QueryOptions, Value};
+    use storage::{Labels, Sample, SeriesSamples, SeriesStore, SeriesStoreConfig, SeriesWriter};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = SeriesStoreConfig::new(dir.path().join("series"));
+    config.retention = None;
+    let store = SeriesStore::open(config, &prometheus::Registry::new()).unwrap();
+    let now = storage::now_ms();
+    let t0 = now - now % 60_000 - 10 * 60_000;
+    // Counters growing at `per_second` for the ten minutes before `t0`, a sample every 15 s.
+    let counter = |pairs: &[(&str, &str)], per_second: f64| SeriesSamples {
+        labels: Labels::from_pairs(pairs.iter().copied()),
+        samples: (0..=40)
+            .map(|i| Sample {
+                t: t0 - 600_000 + i * 15_000,
+                v: per_second * (i * 15) as f64,
+            })
+            .collect(),
+    };
+    let span = |name: &'static str, status: &'static str, le: Option<&'static str>| {
+        let mut pairs = vec![
+            ("__name__", name),
+            ("service", "checkout"),
+            ("operation", "GET /cart"),
+            ("span_kind", "server"),
+            ("status", status),
+        ];
+        pairs.extend(le.map(|le| ("le", le)));
+        pairs
+    };
+    let batch = vec![
+        counter(&span("argus_spans_total", "ok", None), 2.0),
+        counter(&span("argus_spans_total", "error", None), 0.1),
+        // Of 2 ok requests a second: 1 within 100 ms, 5/3 within 500 ms, all within 1 s.
+        counter(
+            &span("argus_span_duration_seconds_bucket", "ok", Some("0.1")),
+            1.0,
+        ),
+        counter(
+            &span("argus_span_duration_seconds_bucket", "ok", Some("0.5")),
+            5.0 / 3.0,
+        ),
+        counter(
+            &span("argus_span_duration_seconds_bucket", "ok", Some("1")),
+            2.0,
+        ),
+        counter(
+            &span("argus_span_duration_seconds_bucket", "ok", Some("+Inf")),
+            2.0,
+        ),
+    ];
+    let outcome = store.append(batch).unwrap();
+    assert_eq!(outcome.rejected_total(), 0, "{outcome:?}");
+
+    let text = r#"
+golden_signals:
+  - service: checkout
+    latency_p50: "> 100ms"
+    latency_p99: "> 500ms"
+    error_ratio: "> 1%"
+    traffic: "< 1/s"
+  - service: idle
+    traffic: "< 1/s"
+    error_ratio: "> 1%"
+"#;
+    let groups = parse(text).unwrap();
+    let engine = Engine::new(store.clone(), EngineConfig::default());
+    let values = |expr: &str| -> Vec<f64> {
+        match engine
+            .instant_query(expr, t0, &QueryOptions::default())
+            .unwrap()
+            .value
+        {
+            Value::Vector(samples) => samples.into_iter().map(|s| s.v).collect(),
+            other => panic!("{expr}: not a vector: {other:?}"),
+        }
+    };
+    let checkout: Vec<Vec<f64>> = groups[0].rules.iter().map(|r| values(r.expr())).collect();
+    // p50 is 100 ms exactly, not above; p99 interpolates in (0.5, 1]: 0.5 + 0.5 * (1.98 - 5/3) / (1/3).
+    assert!(checkout[0].is_empty(), "p50: {:?}", checkout[0]);
+    assert_eq!(checkout[1].len(), 1);
+    assert!(
+        (checkout[1][0] - 0.97).abs() < 1e-9,
+        "p99: {:?}",
+        checkout[1]
+    );
+    assert_eq!(checkout[2].len(), 1);
+    assert!(
+        (checkout[2][0] - 0.1 / 2.1).abs() < 1e-9,
+        "errors: {:?}",
+        checkout[2]
+    );
+    assert!(
+        checkout[3].is_empty(),
+        "2.1 requests/s is not < 1/s: {:?}",
+        checkout[3]
+    );
+    let idle: Vec<Vec<f64>> = groups[1].rules.iter().map(|r| values(r.expr())).collect();
+    // Errors come before traffic in a group.
+    assert!(
+        idle[0].is_empty(),
+        "no requests, no error ratio: {:?}",
+        idle[0]
+    );
+    assert_eq!(idle[1], [0.0], "a silent service has no traffic");
+}
