@@ -519,7 +519,19 @@ impl<'t> Exec<'t> {
             return Ok(fin.unwrap_or(value));
         }
         let values = self.args(dot, cmd, args, fin)?;
-        funcs::call(name, &values, &self.env).map_err(|e| self.call_error(cmd, name, e))
+        let result =
+            funcs::call(name, &values, &self.env).map_err(|e| self.call_error(cmd, name, e))?;
+        // Strings that double at each step (`$x = printf "%s%s" $x $x`) stop here.
+        if let Value::Str(s) = &result
+            && s.len() > funcs::MAX_RESULT_BYTES
+        {
+            return Err(self.error(
+                cmd.pos,
+                cmd.end,
+                format!("result of {name} exceeds {} bytes", funcs::MAX_RESULT_BYTES),
+            ));
+        }
+        Ok(result)
     }
 }
 

@@ -236,6 +236,10 @@ pub(crate) fn quote(s: &str) -> String {
     out
 }
 
+/// Widths and precisions above this are taken as this, so that one directive cannot ask for
+/// more memory than a render may write.
+const MAX_WIDTH: usize = 1 << 16;
+
 /// Flags, width and precision of one `printf` directive.
 #[derive(Debug, Default, Clone)]
 struct Spec {
@@ -326,7 +330,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
                         spec.minus = true;
                         spec.zero = false;
                     }
-                    spec.width = Some(w.unsigned_abs().min(1 << 20) as usize);
+                    spec.width = Some(w.unsigned_abs().min(MAX_WIDTH as u64) as usize);
                 }
                 _ => out.push_str("%!(BADWIDTH)"),
             }
@@ -341,7 +345,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
                 chars.next();
                 match args.get(next_arg) {
                     Some(Value::Int(p)) if *p >= 0 => {
-                        spec.precision = Some((*p).min(1 << 20) as usize);
+                        spec.precision = Some((*p).min(MAX_WIDTH as i64) as usize);
                     }
                     _ => out.push_str("%!(BADPREC)"),
                 }
@@ -395,7 +399,7 @@ fn read_number(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Op
     while let Some(&(_, d)) = chars.peek() {
         let Some(digit) = d.to_digit(10) else { break };
         chars.next();
-        n = Some((n.unwrap_or(0) * 10 + digit as usize).min(1 << 20));
+        n = Some((n.unwrap_or(0) * 10 + digit as usize).min(MAX_WIDTH));
     }
     n
 }
@@ -588,7 +592,7 @@ fn format_integer(out: &mut String, value: &Value, n: i128, spec: &Spec, verb: c
 fn format_float_spec(out: &mut String, v: f64, spec: &Spec, verb: char, default_prec: i32) {
     let prec = spec
         .precision
-        .map_or(default_prec, |p| p.min(1 << 16) as i32);
+        .map_or(default_prec, |p| p.min(MAX_WIDTH) as i32);
     let fmt = if verb == 'v' { 'g' } else { verb };
     let mut num = format_float(v, fmt, prec);
     if !num.starts_with(['-', '+']) {

@@ -107,6 +107,9 @@ pub(crate) struct Env<'a> {
 
 type CallResult = Result<Value, CallError>;
 
+/// The longest string a function may return: what one render may write.
+pub(crate) const MAX_RESULT_BYTES: usize = super::exec::MAX_OUTPUT_BYTES;
+
 fn arity(name: &str, args: &[Value], want: usize) -> Result<(), CallError> {
     if args.len() == want {
         Ok(())
@@ -431,6 +434,24 @@ fn escaper_input(args: &[Value]) -> String {
     }
 }
 
+/// `Regexp.ReplaceAllString`, refusing to build a result longer than a render may write (an
+/// empty pattern matches between every character: the replacement is written that often).
+fn replace_all(re: &regex::Regex, replacement: &str, text: &str) -> Result<String, CallError> {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for caps in re.captures_iter(text) {
+        let Some(whole) = caps.get(0) else { continue };
+        out.push_str(&text[last..whole.start()]);
+        caps.expand(replacement, &mut out);
+        last = whole.end();
+        if out.len() > MAX_RESULT_BYTES {
+            return Err(failed(format!("result exceeds {MAX_RESULT_BYTES} bytes")));
+        }
+    }
+    out.push_str(&text[last..]);
+    Ok(out)
+}
+
 fn regex(pattern: &str) -> Result<regex::Regex, CallError> {
     regex::Regex::new(pattern).map_err(|e| {
         // The regex crate draws the pattern over several lines; its last line says what.
@@ -719,11 +740,11 @@ pub(crate) fn call(name: &str, args: &[Value], env: &Env<'_>) -> CallResult {
         "reReplaceAll" => {
             arity(name, args, 3)?;
             let re = regex(string_arg(&args[0])?)?;
-            let replacement = string_arg(&args[1])?;
-            Value::string(
-                re.replace_all(string_arg(&args[2])?, replacement)
-                    .into_owned(),
-            )
+            Value::string(replace_all(
+                &re,
+                string_arg(&args[1])?,
+                string_arg(&args[2])?,
+            )?)
         }
         "stripPort" => {
             let s = text(args)?;

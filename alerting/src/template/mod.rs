@@ -7,7 +7,8 @@
 //! A template is parsed once ([`Template::parse`]) and rendered many times. Rendering is
 //! bounded: template calls nest at most [`exec::MAX_TEMPLATE_DEPTH`] deep, calls, controls and
 //! parentheses together at most [`exec::MAX_NESTING`], one render does at most
-//! [`exec::MAX_STEPS`] steps and writes at most [`exec::MAX_OUTPUT_BYTES`] bytes; past that it
+//! [`exec::MAX_STEPS`] steps and writes at most [`exec::MAX_OUTPUT_BYTES`] bytes, no function
+//! returns a longer string, and `printf` widths and precisions stop at 65536; past that it
 //! fails with an error instead of running away (or overflowing the stack).
 //!
 //! Differences from Go, all deliberate: functions that run PromQL (`query`, `first`, …) are

@@ -715,6 +715,19 @@ fn rendering_is_bounded() {
     let err = render(output, json!(big)).unwrap_err();
     assert!(err.contains("output exceeds"), "{err}");
     assert!(render(&"(".repeat(1000), json!(null)).is_ok());
+    let doubling =
+        "{{ $x := \"xxxxxxxx\" }}{{ range 40 }}{{ $x = printf \"%s%s\" $x $x }}{{ end }}";
+    let err = render(doubling, json!(null)).unwrap_err();
+    assert!(err.contains("result of printf exceeds"), "{err}");
+    let replaced =
+        "{{ $x := \"xxxxxxxxxxxxxxxx\" }}{{ range 12 }}{{ $x = reReplaceAll \"\" $x $x }}{{ end }}";
+    let err = render(replaced, json!(null)).unwrap_err();
+    assert!(
+        err.contains("error calling reReplaceAll: result exceeds"),
+        "{err}"
+    );
+    let padded = render("{{ printf \"%99999999d\" 1 | len }}", json!(null)).unwrap();
+    assert_eq!(padded, "65536");
     let deep = format!("{{{{ {}1{} }}}}", "(".repeat(1000), ")".repeat(1000));
     assert!(
         render(&deep, json!(null))
