@@ -231,16 +231,9 @@ impl<'t> Exec<'t> {
     ) -> Result<Flow> {
         let mark = self.vars.len();
         let value = self.commands(dot, pipe)?;
-        let items: Vec<(Value, Value)> = match &value {
-            Value::List(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (Value::Int(i as i64), v.clone()))
-                .collect(),
-            Value::Map(map, _) => map
-                .iter()
-                .map(|(k, v)| (Value::str(k), v.clone()))
-                .collect(),
+        let len = match &value {
+            Value::List(items) => items.len(),
+            Value::Map(map, _) => map.len(),
             Value::Int(n) => {
                 if pipe.decl.len() > 1 {
                     return Err(self.error(
@@ -249,10 +242,9 @@ impl<'t> Exec<'t> {
                         "can't use two variables to range over an integer",
                     ));
                 }
-                let n = (*n).clamp(0, (MAX_STEPS + 1) as i64);
-                (0..n).map(|i| (Value::Int(i), Value::Int(i))).collect()
+                usize::try_from(*n).unwrap_or(0)
             }
-            Value::Nil => Vec::new(),
+            Value::Nil => 0,
             other => {
                 return Err(self.error(
                     pipe.pos,
@@ -264,37 +256,59 @@ impl<'t> Exec<'t> {
                 ));
             }
         };
-        if items.is_empty() {
+        if len == 0 {
             let flow = match else_list {
+                // `break`/`continue` in a range's else belong to an outer range.
                 Some(else_list) => self.walk_list(dot, else_list)?,
                 None => Flow::Normal,
             };
             self.vars.truncate(mark);
-            return Ok(match flow {
-                Flow::Normal => Flow::Normal,
-                // `break`/`continue` in a range's else belong to an outer range.
-                other => other,
-            });
+            return Ok(flow);
         }
-        for (key, item) in items {
-            self.step(pipe.pos)?;
-            let iteration = self.vars.len();
-            match pipe.decl.as_slice() {
-                [] => {}
-                [only] => self.bind(pipe, only, item.clone())?,
-                [first, second, ..] => {
-                    self.bind(pipe, first, key)?;
-                    self.bind(pipe, second, item.clone())?;
+        // Elements are produced one at a time: `range 1000000000` costs steps, not memory.
+        match &value {
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if self.iteration(pipe, list, Value::Int(i as i64), item.clone())? {
+                        break;
+                    }
                 }
             }
-            let flow = self.walk_list(&item, list)?;
-            self.vars.truncate(iteration);
-            if let Flow::Break = flow {
-                break;
+            Value::Map(map, _) => {
+                for (key, item) in map.iter() {
+                    if self.iteration(pipe, list, Value::str(key), item.clone())? {
+                        break;
+                    }
+                }
             }
+            Value::Int(n) => {
+                for i in 0..*n {
+                    if self.iteration(pipe, list, Value::Int(i), Value::Int(i))? {
+                        break;
+                    }
+                }
+            }
+            _ => {}
         }
         self.vars.truncate(mark);
         Ok(Flow::Normal)
+    }
+
+    /// One pass of a range body; `true` when it ended with `{{break}}`.
+    fn iteration(&mut self, pipe: &Pipe, list: &List, key: Value, item: Value) -> Result<bool> {
+        self.step(pipe.pos)?;
+        let mark = self.vars.len();
+        match pipe.decl.as_slice() {
+            [] => {}
+            [only] => self.bind(pipe, only, item.clone())?,
+            [first, second, ..] => {
+                self.bind(pipe, first, key)?;
+                self.bind(pipe, second, item.clone())?;
+            }
+        }
+        let flow = self.walk_list(&item, list)?;
+        self.vars.truncate(mark);
+        Ok(matches!(flow, Flow::Break))
     }
 
     fn bind(&mut self, pipe: &Pipe, name: &str, value: Value) -> Result<()> {

@@ -715,6 +715,8 @@ fn rendering_is_bounded() {
     let err = render(output, json!(big)).unwrap_err();
     assert!(err.contains("output exceeds"), "{err}");
     assert!(render(&"(".repeat(1000), json!(null)).is_ok());
+    let err = render("{{ range 1000000000000 }}{{ end }}", json!(null)).unwrap_err();
+    assert!(err.contains("steps"), "{err}");
     let doubling =
         "{{ $x := \"xxxxxxxx\" }}{{ range 40 }}{{ $x = printf \"%s%s\" $x $x }}{{ end }}";
     let err = render(doubling, json!(null)).unwrap_err();
