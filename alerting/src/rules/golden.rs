@@ -385,156 +385,32 @@ pub(crate) fn expand_entry(
     let window_text = format_duration(window);
     let ctx = Context {
         service: &service,
+        source: &source,
+        window: &window_text,
         for_,
         keep_firing_for,
         labels: &labels,
         annotations: &annotations,
     };
-    // Span latency counts successful requests only; StatsD timers time whatever they time.
-    let requests = match source {
-        Source::Spans => "successful requests",
-        Source::Statsd(_) => "requests",
-    };
-    let mut rules = Vec::new();
-    for latency in &latencies {
-        let expr = match &source {
-            Source::Spans => Some(latency_expr(
-                latency.quantile,
-                &format!(
-                    "argus_span_duration_seconds_bucket{{{},status=\"ok\"}}",
-                    span_matchers(&service)
-                ),
-                &window_text,
-                &latency.threshold,
-            )),
-            Source::Statsd(statsd) => match &statsd.latency {
-                Some(name) => Some(latency_expr(
-                    latency.quantile,
-                    &format!("{name}_bucket{{{}}}", statsd.matchers),
-                    &window_text,
-                    &latency.threshold,
-                )),
-                None => {
-                    errors.push(
-                        latency.at,
-                        ErrorKind::GoldenSignal(format!(
-                            "{} with source statsd needs statsd.latency (the timer's metric name)",
-                            latency.key
-                        )),
-                    );
-                    None
-                }
-            },
-        };
-        let percentile = &latency.key["latency_".len()..];
-        if let Some(expr) = expr {
-            rules.push(ctx.rule(
-                Expansion {
-                    name: latency.name,
-                    signal: "latency",
-                    expr,
-                    at: latency.at,
-                    summary: format!("{service}: {percentile} latency {}", latency.threshold.text),
-                    description: format!(
-                        "The {percentile} latency of {service}'s {requests} over the last \
-                         {window_text} is {{{{ $value | humanizeDuration }}}} (threshold {}).",
-                        latency.threshold.text
-                    ),
-                },
-                errors,
-            ));
-        }
-    }
-    if let Some((threshold, at)) = &error_ratio {
-        let exprs = match &source {
-            Source::Spans => {
-                let total = format!("argus_spans_total{{{}}}", span_matchers(&service));
-                let failed = format!(
-                    "argus_spans_total{{{},status=\"error\"}}",
-                    span_matchers(&service)
-                );
-                Some((failed, total))
-            }
-            Source::Statsd(statsd) => statsd_error_series(statsd, *at, errors),
-        };
-        if let Some((failed, total)) = exprs {
-            let expr = format!(
-                "sum(rate({failed}[{window_text}])) / (sum(rate({total}[{window_text}])) > 0) {} {}",
-                threshold.op,
-                promql_number(threshold.value)
-            );
-            rules.push(ctx.rule(
-                Expansion {
-                    name: "GoldenSignalErrorRatio",
-                    signal: "errors",
-                    expr,
-                    at: *at,
-                    summary: format!("{service}: error ratio {}", threshold.text),
-                    description: format!(
-                        "{{{{ $value | humanizePercentage }}}} of {service}'s requests failed over \
-                         the last {window_text} (threshold {}).",
-                        threshold.text
-                    ),
-                },
-                errors,
-            ));
-        }
-    }
-    if let Some(((threshold, per), at)) = &traffic {
-        let requests = match &source {
-            Source::Spans => Some(format!("argus_spans_total{{{}}}", span_matchers(&service))),
-            Source::Statsd(statsd) => statsd_requests(statsd, "traffic", *at, errors),
-        };
-        if let Some(requests) = requests {
-            let mut rate = format!("sum(rate({requests}[{window_text}]))");
-            // A service that sends nothing has no series at all: count it as 0 so that a
-            // "too little traffic" alert fires for it.
-            if threshold.op.starts_with('<') {
-                rate = format!("({rate} or vector(0))");
-            }
-            if *per != PerUnit::Second {
-                rate = format!("{rate} * {}", per.seconds());
-            }
-            let expr = format!("{rate} {} {}", threshold.op, promql_number(threshold.value));
-            rules.push(ctx.rule(
-                Expansion {
-                    name: "GoldenSignalTraffic",
-                    signal: "traffic",
-                    expr,
-                    at: *at,
-                    summary: format!("{service}: traffic {}", threshold.text),
-                    description: format!(
-                        "{service} receives {{{{ $value | humanize }}}} requests{} over the last \
-                         {window_text} (threshold {}).",
-                        per.suffix(),
-                        threshold.text
-                    ),
-                },
-                errors,
-            ));
-        }
-    }
-    if let Some((inner, threshold, at)) = &saturation {
-        let expr = format!(
-            "({inner}) {} {}",
-            threshold.op,
-            promql_number(threshold.value)
-        );
-        rules.push(ctx.rule(
-            Expansion {
-                name: "GoldenSignalSaturation",
-                signal: "saturation",
-                expr,
-                at: *at,
-                summary: format!("{service}: saturation {}", threshold.text),
-                description: format!(
-                    "{service} is {{{{ $value | humanizePercentage }}}} saturated (threshold {}).",
-                    threshold.text
-                ),
-            },
-            errors,
-        ));
-    }
+    let mut rules: Vec<Rule> = latencies
+        .iter()
+        .filter_map(|latency| ctx.latency_rule(latency, errors))
+        .collect();
+    rules.extend(
+        error_ratio
+            .as_ref()
+            .and_then(|(threshold, at)| ctx.error_ratio_rule(threshold, *at, errors)),
+    );
+    rules.extend(
+        traffic
+            .as_ref()
+            .and_then(|((threshold, per), at)| ctx.traffic_rule(threshold, *per, *at, errors)),
+    );
+    rules.extend(
+        saturation
+            .as_ref()
+            .map(|(inner, threshold, at)| ctx.saturation_rule(inner, threshold, *at, errors)),
+    );
     (errors.errors.len() == before).then(|| RuleGroup {
         name: format!("{GROUP_PREFIX}{service}"),
         interval,
@@ -553,14 +429,6 @@ fn threshold_error(key: &str, message: String) -> ErrorKind {
 
 fn span_matchers(service: &str) -> String {
     format!("service={},span_kind=\"server\"", quote(service))
-}
-
-fn latency_expr(quantile: &str, buckets: &str, window: &str, threshold: &Threshold) -> String {
-    format!(
-        "histogram_quantile({quantile}, sum by (le) (rate({buckets}[{window}]))) {} {}",
-        threshold.op,
-        promql_number(threshold.value)
-    )
 }
 
 /// The counter of all requests: `statsd.requests`, or the timer's `_count`.
@@ -783,6 +651,9 @@ fn statsd_source(raw: RawStatsd, service: &str, errors: &mut Errors<'_>) -> Opti
 /// What every rule of an entry shares.
 struct Context<'a> {
     service: &'a str,
+    source: &'a Source,
+    /// The rate window as PromQL writes it (`5m`).
+    window: &'a str,
     for_: Duration,
     keep_firing_for: Duration,
     labels: &'a BTreeMap<String, String>,
@@ -800,6 +671,161 @@ struct Expansion<'a> {
 }
 
 impl Context<'_> {
+    fn latency_rule(&self, latency: &Latency, errors: &mut Errors<'_>) -> Option<Rule> {
+        let (service, window) = (self.service, self.window);
+        let buckets = match self.source {
+            Source::Spans => format!(
+                "argus_span_duration_seconds_bucket{{{},status=\"ok\"}}",
+                span_matchers(service)
+            ),
+            Source::Statsd(statsd) => match &statsd.latency {
+                Some(name) => format!("{name}_bucket{{{}}}", statsd.matchers),
+                None => {
+                    errors.push(
+                        latency.at,
+                        ErrorKind::GoldenSignal(format!(
+                            "{} with source statsd needs statsd.latency (the timer's metric name)",
+                            latency.key
+                        )),
+                    );
+                    return None;
+                }
+            },
+        };
+        // Span latency counts successful requests only; StatsD timers time whatever they time.
+        let requests = match self.source {
+            Source::Spans => "successful requests",
+            Source::Statsd(_) => "requests",
+        };
+        let percentile = &latency.key["latency_".len()..];
+        let threshold = &latency.threshold;
+        Some(self.rule(
+            Expansion {
+                name: latency.name,
+                signal: "latency",
+                expr: format!(
+                    "histogram_quantile({}, sum by (le) (rate({buckets}[{window}]))) {} {}",
+                    latency.quantile,
+                    threshold.op,
+                    promql_number(threshold.value)
+                ),
+                at: latency.at,
+                summary: format!("{service}: {percentile} latency {}", threshold.text),
+                description: format!(
+                    "The {percentile} latency of {service}'s {requests} over the last {window} \
+                     is {{{{ $value | humanizeDuration }}}} (threshold {}).",
+                    threshold.text
+                ),
+            },
+            errors,
+        ))
+    }
+
+    fn error_ratio_rule(
+        &self,
+        threshold: &Threshold,
+        at: Location,
+        errors: &mut Errors<'_>,
+    ) -> Option<Rule> {
+        let (service, window) = (self.service, self.window);
+        let (failed, total) = match self.source {
+            Source::Spans => (
+                format!(
+                    "argus_spans_total{{{},status=\"error\"}}",
+                    span_matchers(service)
+                ),
+                format!("argus_spans_total{{{}}}", span_matchers(service)),
+            ),
+            Source::Statsd(statsd) => statsd_error_series(statsd, at, errors)?,
+        };
+        Some(self.rule(
+            Expansion {
+                name: "GoldenSignalErrorRatio",
+                signal: "errors",
+                expr: format!(
+                    "sum(rate({failed}[{window}])) / (sum(rate({total}[{window}])) > 0) {} {}",
+                    threshold.op,
+                    promql_number(threshold.value)
+                ),
+                at,
+                summary: format!("{service}: error ratio {}", threshold.text),
+                description: format!(
+                    "{{{{ $value | humanizePercentage }}}} of {service}'s requests failed over \
+                     the last {window} (threshold {}).",
+                    threshold.text
+                ),
+            },
+            errors,
+        ))
+    }
+
+    fn traffic_rule(
+        &self,
+        threshold: &Threshold,
+        per: PerUnit,
+        at: Location,
+        errors: &mut Errors<'_>,
+    ) -> Option<Rule> {
+        let (service, window) = (self.service, self.window);
+        let requests = match self.source {
+            Source::Spans => format!("argus_spans_total{{{}}}", span_matchers(service)),
+            Source::Statsd(statsd) => statsd_requests(statsd, "traffic", at, errors)?,
+        };
+        let mut rate = format!("sum(rate({requests}[{window}]))");
+        // A service that sends nothing has no series at all: count it as 0 so that a "too
+        // little traffic" alert fires for it.
+        if threshold.op.starts_with('<') {
+            rate = format!("({rate} or vector(0))");
+        }
+        if per != PerUnit::Second {
+            rate = format!("{rate} * {}", per.seconds());
+        }
+        Some(self.rule(
+            Expansion {
+                name: "GoldenSignalTraffic",
+                signal: "traffic",
+                expr: format!("{rate} {} {}", threshold.op, promql_number(threshold.value)),
+                at,
+                summary: format!("{service}: traffic {}", threshold.text),
+                description: format!(
+                    "{service} receives {{{{ $value | humanize }}}} requests{} over the last \
+                     {window} (threshold {}).",
+                    per.suffix(),
+                    threshold.text
+                ),
+            },
+            errors,
+        ))
+    }
+
+    fn saturation_rule(
+        &self,
+        inner: &str,
+        threshold: &Threshold,
+        at: Location,
+        errors: &mut Errors<'_>,
+    ) -> Rule {
+        let service = self.service;
+        self.rule(
+            Expansion {
+                name: "GoldenSignalSaturation",
+                signal: "saturation",
+                expr: format!(
+                    "({inner}) {} {}",
+                    threshold.op,
+                    promql_number(threshold.value)
+                ),
+                at,
+                summary: format!("{service}: saturation {}", threshold.text),
+                description: format!(
+                    "{service} is {{{{ $value | humanizePercentage }}}} saturated (threshold {}).",
+                    threshold.text
+                ),
+            },
+            errors,
+        )
+    }
+
     fn rule(&self, expansion: Expansion<'_>, errors: &mut Errors<'_>) -> Rule {
         let Expansion {
             name,
