@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 
 /// Everything that can go wrong in the alerting crate's configuration, state files and APIs.
 #[derive(Debug, thiserror::Error)]
@@ -67,4 +68,29 @@ impl AlertingError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+}
+
+impl IntoResponse for AlertingError {
+    fn into_response(self) -> Response {
+        error_response(self.status(), &self.to_string())
+    }
+}
+
+/// An error body in the envelope of Argus' Prometheus-style APIs:
+/// `{"status":"error","errorType":…,"error":…}`.
+pub(crate) fn error_response(status: StatusCode, message: &str) -> Response {
+    let error_type = match status {
+        StatusCode::BAD_REQUEST => "bad_data",
+        StatusCode::NOT_FOUND => "not_found",
+        _ => "internal",
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({
+            "status": "error",
+            "errorType": error_type,
+            "error": message,
+        })),
+    )
+        .into_response()
 }
