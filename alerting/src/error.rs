@@ -1,16 +1,63 @@
 //! The alerting crate's error type: every failure outside rule-file loading (which has its own
-//! positioned [`crate::RuleFileError`]), with the context that makes its message actionable,
-//! and the one place that maps it to an HTTP status.
+//! positioned [`crate::RuleFileError`]): evaluation, notification configuration, state files,
+//! log counting and the APIs, with the context that makes each message actionable, and the
+//! one place that maps it to an HTTP status.
 
 use std::path::PathBuf;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use query::promql::PromqlError;
+use storage::StorageError;
 
-/// Everything that can go wrong in the alerting crate's configuration, state files and APIs.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AlertingError {
+    /// A file or directory of the alerting data directory could not be read, written or synced.
+    #[error("i/o on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A state file exists but does not hold what this version writes.
+    #[error("corrupt state file {path}: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    /// A store failed (a log count, a write of rule results, a shared file helper).
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+
+    /// The PromQL engine failed a rule's query.
+    #[error(transparent)]
+    Query(#[from] PromqlError),
+    /// A rule's result is not something a rule can record or alert on.
+    #[error("rule result is not a vector or scalar")]
+    NotAVector,
+    /// Two results of one rule have the same label set once the rule's labels are applied.
+    #[error("vector contains metrics with the same labelset after applying {what} labels")]
+    DuplicateLabelSet { what: &'static str },
+    /// A rule produced more alerts or series than its group's `limit` allows (Prometheus'
+    /// wording).
+    #[error("exceeded limit of {limit} with {count} {what}")]
+    LimitExceeded {
+        limit: u64,
+        count: usize,
+        what: &'static str,
+    },
+    /// A `logs_count` rule is loaded but this manager was given no log store.
+    #[error("logs_count needs a log store, and this rule manager has none")]
+    NoLogStore,
+    /// An expression that the rule loader should have refused.
+    #[error("invalid expression {expr:?}: {reason}")]
+    InvalidExpr { expr: String, reason: String },
+    /// The store refused samples the rule wrote (e.g. a sample older than it accepts).
+    #[error("{rejected} samples of rule {rule:?} were refused by the store: {detail}")]
+    WriteRejected {
+        rule: String,
+        rejected: u64,
+        detail: String,
+    },
+
     /// Two receivers share a name.
     #[error("receiver {name:?} is defined more than once")]
     DuplicateReceiver { name: String },
@@ -32,19 +79,6 @@ pub enum AlertingError {
     /// No silence has this id (the API answers 404).
     #[error("silence {id} not found")]
     SilenceNotFound { id: String },
-    /// A state file could not be read, written or synced.
-    #[error("i/o on {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A state file exists but does not hold what this version writes.
-    #[error("corrupt state file {path}: {detail}")]
-    Corrupt { path: PathBuf, detail: String },
-    /// A file helper shared with the stores failed (atomic write, directory sync).
-    #[error(transparent)]
-    Storage(#[from] storage::StorageError),
     /// The HTTP client for webhooks could not be built.
     #[error("webhook client: {0}")]
     HttpClient(String),

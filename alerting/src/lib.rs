@@ -1,29 +1,33 @@
-//! Alerting for Argus: Prometheus-compatible rule files, and (to come) their scheduling, alert
-//! state, notifications (webhooks) and HTTP API. Depends on `query` (today for Prometheus'
-//! duration syntax; for PromQL evaluation once rules are evaluated).
+//! Alerting for Argus: Prometheus-compatible rule files, their evaluation, alert state,
+//! notifications and the HTTP API for them. Depends on `query` (PromQL evaluation, Prometheus' duration and
+//! time syntax, the API's error envelope) and `storage` (where rule results are written,
+//! what `logs_count` counts).
 //!
-//! What exists today is the rule-file layer: [`load_rule_files`] reads Prometheus rule files
-//! (`groups` of alerting and recording rules), refuses unknown keys and validates them the way
-//! `promtool check rules` does, reporting every error with its file, line and column.
+//! - `rules/`: [`load_rule_files`] reads Prometheus rule files (`groups` of alerting and
+//!   recording rules), refuses unknown keys and validates them the way `promtool check rules`
+//!   does, reporting every error with its file, line and column; log expressions
+//!   (`logs_count("<Lucene>", 5m) > 10`, `alerting/docs/logs-rules.md`) are checked there too.
+//! - `eval/`: the [`RuleManager`] runs each group on its aligned interval, writes recording
+//!   rules' series and `ALERTS`/`ALERTS_FOR_STATE`, keeps alert state (pending → firing →
+//!   resolved, persisted across restarts), the transition history, and hands alerts to an
+//!   [`AlertSink`]; [`rules_router`] serves `/api/v1/rules`, `/api/v1/alerts` and
+//!   `/api/v1/alerts/history`.
+//! - `notify/`: the [`Notifier`] takes receivers and a routing tree from [`NotifyConfig`],
+//!   groups, deduplicates and silences alerts as Alertmanager does, renders webhook bodies
+//!   (Alertmanager v4, Grafana legacy, Slack) and delivers them durably with retries
+//!   (`docs/notifications.md`); [`silences_router`] serves `/api/v1/silences`.
 //!
-//! Notifications ([`Notifier`], `notify/`): receivers and a routing tree from
-//! [`NotifyConfig`], Alertmanager-style grouping, deduplication and silences, webhook bodies
-//! (Alertmanager v4, Grafana legacy, Slack), durable delivery with retries
-//! (`docs/notifications.md`).
-//!
-//! Next (issue 6): template rendering (`$labels`, `$value`, `humanize`, …), the
-//! `golden_signals` shorthand and its expansion, log-based rules (`logs_count(…)`), group
-//! evaluation on aligned intervals, alert state (pending → firing → resolved, persisted),
-//! notifications with retries, reload (SIGHUP, file change, `POST /-/reload`), the
-//! `/api/v1/rules` and `/api/v1/alerts` routes, and `argus check-rules` in the binary.
+//! The crate is cut as `alerting/docs/design.md` says.
 
 mod alert;
 mod error;
+mod eval;
 mod notify;
 mod rules;
 
 pub use alert::{AlertSink, AlertState, LabelSet, NotifyAlert, fingerprint, fingerprint_hex};
 pub use error::AlertingError;
+pub use eval::{EvalConfig, EvalDeps, LogCounter, RuleManager, rules_router};
 pub use notify::{
     BodyKind, Notifier, NotifyConfig, ReceiverConfig, RouteConfig, Silence, SilenceMatcher,
     SilenceState, silences_router,

@@ -4,6 +4,7 @@
 //! `argus`, runs every scenario against fresh servers on 127.0.0.1 and prints a markdown report.
 //! See `benches/README.md`.
 
+mod alerting;
 mod bare;
 mod disk;
 mod http;
@@ -69,9 +70,12 @@ enum Scenario {
     /// Jaeger API latency over 10 M stored spans: trace by id, search by service + operation +
     /// tag over the last hour, services and operations; bytes on disk per span.
     TracesQuery,
+    /// Rule evaluation in this process: 10,000 alerting rules in 100 groups over 100,000
+    /// series every 10 s; group and round evaluation times, misses, CPU, RSS.
+    AlertingEval,
 }
 
-const ALL: [Scenario; 14] = [
+const ALL: [Scenario; 15] = [
     Scenario::Statsd,
     Scenario::Import,
     Scenario::RemoteWrite,
@@ -86,6 +90,7 @@ const ALL: [Scenario; 14] = [
     Scenario::LogsSearch,
     Scenario::TracesOtlp,
     Scenario::TracesQuery,
+    Scenario::AlertingEval,
 ];
 
 /// A remote_write request shape: `SERIESxSAMPLES` (series per request x samples per series).
@@ -329,6 +334,29 @@ pub(crate) struct Opts {
     /// checked warm-up; at most 60 s each).
     #[arg(long, default_value_t = 100)]
     pub(crate) traces_search_runs: usize,
+
+    /// alerting-eval: metric names (6 in 10 counters, 2 gauges, 2 histograms).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) alerting_metrics: usize,
+    /// alerting-eval: label sets per metric name (a histogram: a tenth as many instances of
+    /// 10 buckets).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) alerting_sets: usize,
+    /// alerting-eval: rule groups.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) alerting_groups: usize,
+    /// alerting-eval: alerting rules per group.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) alerting_rules_per_group: usize,
+    /// alerting-eval: evaluation interval of every group.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) alerting_interval: Duration,
+    /// alerting-eval: how long the rules run.
+    #[arg(long, default_value = "3m", value_parser = parse_duration)]
+    pub(crate) alerting_duration: Duration,
+    /// alerting-eval: hours of 10 s samples loaded before the rules start.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) alerting_hours: f64,
 }
 
 /// What every scenario needs: the binary, a place for data, an HTTP client and its runtime.
@@ -407,6 +435,10 @@ fn run(mut opts: Opts) -> Result<bool> {
         opts.traces_search_spans = 100_000;
         opts.traces_lookups = 20;
         opts.traces_search_runs = 5;
+        opts.alerting_metrics = 100;
+        opts.alerting_groups = 10;
+        opts.alerting_duration = Duration::from_secs(25);
+        opts.alerting_hours = 0.25;
     }
     let mut order = Vec::new();
     for s in &opts.scenarios {
@@ -465,6 +497,7 @@ fn run(mut opts: Opts) -> Result<bool> {
             Scenario::LogsSearch => logs::run_search(&ctx),
             Scenario::TracesOtlp => traces::run_otlp(&ctx),
             Scenario::TracesQuery => traces::run_query(&ctx),
+            Scenario::AlertingEval => alerting::run(&ctx),
             Scenario::All => Vec::new(),
         };
         eprintln!(

@@ -1,7 +1,7 @@
 use prometheus::core::Collector;
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry,
+    GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry,
 };
 
 /// Builds Argus' own metrics and registers each as it is made. Every crate's metrics struct
@@ -43,6 +43,11 @@ impl MetricsRegistrar<'_> {
 
     pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
         self.register(IntGaugeVec::new(Opts::new(name, help), labels))
+    }
+
+    /// A gauge of fractional values (seconds, timestamps) with labels.
+    pub fn float_gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+        self.register(GaugeVec::new(Opts::new(name, help), labels))
     }
 
     /// A duration histogram in seconds, 100 µs to about 26 s.

@@ -3,6 +3,7 @@
 
 mod duration;
 mod error;
+pub(crate) mod logs_expr;
 mod model;
 mod parse;
 mod template;

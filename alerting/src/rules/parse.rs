@@ -10,6 +10,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::duration::parse_duration;
 use super::error::{ErrorKind, RuleFileError};
+use super::logs_expr::{is_logs_expr, parse_logs_expr};
 use super::model::{AlertingRule, RecordingRule, Rule, RuleGroup};
 use super::template::check_template;
 
@@ -190,7 +191,12 @@ fn validate_rule(raw: RawRule, at: Location, errors: &mut Errors<'_>) -> Option<
             String::new()
         }
         Some(expr) => {
-            if let Err(message) = promql_parser::parser::parse(&expr.value) {
+            let checked = if is_logs_expr(&expr.value) {
+                parse_logs_expr(&expr.value).map(|_| ())
+            } else {
+                promql_parser::parser::parse(&expr.value).map(|_| ())
+            };
+            if let Err(message) = checked {
                 errors.push(expr.referenced, ErrorKind::InvalidExpr(message));
             }
             expr.value

@@ -163,7 +163,7 @@ pub(crate) fn match_param(
 /// Parses a Prometheus API timestamp into ms since the epoch: Unix seconds with an optional
 /// fraction (rounded to the millisecond, as Prometheus does) or RFC 3339 with an optional
 /// fraction (truncated to the millisecond). The reason on failure is Prometheus' wording.
-pub(crate) fn parse_time(s: &str) -> Result<i64, String> {
+pub fn parse_time(s: &str) -> Result<i64, String> {
     let parsed = match s.parse::<f64>() {
         Ok(seconds) => seconds_to_ms(seconds),
         Err(_) => parse_rfc3339(s),

@@ -773,6 +773,18 @@ fn write_float(out: &mut Vec<u8>, v: f64) {
     out.push(b'"');
 }
 
+/// Go's `strconv.FormatFloat(v, 'e', -1, 64)` as a string (`1.5e+01`, `0e+00`, `NaN`,
+/// `+Inf`, `-Inf`): how Prometheus' `/api/v1/alerts` writes an alert's value.
+pub fn go_float_e(v: f64) -> String {
+    let mut out = Vec::new();
+    if v.is_finite() {
+        write_go_exponent(&mut out, v);
+    } else {
+        write_go_float_f(&mut out, v);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Go's `'e'` format with precision -1: Rust's `{:e}` digits, the exponent signed and at
 /// least two digits long (`1.5e-7` → `1.5e-07`).
 fn write_go_exponent(out: &mut Vec<u8>, v: f64) {
