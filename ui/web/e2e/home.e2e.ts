@@ -1,0 +1,67 @@
+// Home and the service dashboards: services and their golden signals appear from real
+// traffic; a service dashboard redraws when the time range changes.
+
+import { afterAll, beforeAll, expect, test } from "vitest";
+import type { Browser } from "playwright-core";
+import { eventually, launchBrowser, newPage, promQuery, screenshot, startArgus, type Argus } from "./harness";
+import { sendShopTraffic } from "./traffic";
+
+let argus: Argus;
+let browser: Browser;
+
+beforeAll(async () => {
+  [argus, browser] = await Promise.all([startArgus(), launchBrowser()]);
+  await sendShopTraffic(argus);
+  // The span-derived series and StatsD aggregates are written every second.
+  await eventually("span-derived series", async () => (await promQuery(argus, "argus_spans_total")).length > 0);
+  await eventually("StatsD timer rate", async () => {
+    const r = await promQuery(argus, "rate(billing_request_duration_count[1m])");
+    return r.length > 0 && parseFloat(r[0].value[1]) > 0;
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await argus?.stop();
+});
+
+test("home lists every service with its golden signals", async () => {
+  const page = await newPage(browser);
+  await page.goto(argus.url + "/");
+  const row = (s: string) => page.locator(`tr[data-service="${s}"]`);
+  for (const s of ["frontend", "checkout", "payments", "legacy-billing"]) await row(s).waitFor();
+  // Request rate and latency computed for traced services; errors as a ratio.
+  await expect.poll(() => row("checkout").locator('[data-signal="rate"]').textContent()).toMatch(/\/s$/);
+  await expect.poll(() => row("checkout").locator('[data-signal="errorRatio"]').textContent()).toMatch(/%$/);
+  await expect.poll(() => row("payments").locator('[data-signal="p99"]').textContent()).toMatch(/ms$/);
+  // A StatsD-only service gets rate and latency from its timers.
+  await expect.poll(() => row("legacy-billing").locator('[data-signal="p50"]').textContent()).toMatch(/ms$/);
+  expect(await row("checkout").locator(".spark canvas").count()).toBe(5);
+  await screenshot(page, "home");
+  await page.close();
+});
+
+test("a service dashboard redraws when the time range changes", async () => {
+  const page = await newPage(browser);
+  await page.goto(argus.url + "/");
+  await page.locator('tr[data-service="checkout"] th a').click();
+  await page.waitForURL(/\/dashboards\/service\/checkout/);
+  const panel = page.locator('[data-panel="Requests per second by operation"]');
+  await panel.locator("canvas").first().waitFor();
+  await expect.poll(() => panel.locator(".chart-plot").getAttribute("data-series")).not.toBe("0");
+  await page.locator('[data-panel="Latency p50 / p90 / p99"] canvas').first().waitFor();
+  await screenshot(page, "service-dashboard");
+
+  // Pick "Last 5 minutes": the URL holds it and every panel queries the new range.
+  const requested = page.waitForRequest((r) => r.url().includes("/api/v1/query_range") && (r.postData() ?? "").includes("step=2"));
+  await page.getByTestId("range-button").click();
+  await page.getByRole("button", { name: "Last 5 minutes" }).click();
+  await page.waitForURL(/from=now-5m/);
+  await requested;
+  await expect.poll(() => panel.locator(".chart-plot").getAttribute("data-series")).not.toBe("0");
+  expect(await page.getByTestId("range-button").textContent()).toContain("Last 5 minutes");
+  // Reloading the shared URL restores the same range.
+  await page.reload();
+  expect(await page.getByTestId("range-button").textContent()).toContain("Last 5 minutes");
+  await page.close();
+});
