@@ -331,6 +331,39 @@ async fn grafana_and_slack_bodies_and_headers() {
     running.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_body_renders_alertmanager_data() {
+    let (rec, url) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let receiver_extra = r#"
+        body = "template"
+        content_type = "text/plain"
+        body_template = '''{{ .Status }} {{ .Receiver }} {{ .CommonAnnotations.summary }}: {{ len .FiringAlerts }} firing, {{ len .ResolvedAlerts }} resolved;{{ range .Alerts }} {{ .Labels.host }}={{ .Status }}@{{ .StartsAt }}{{ end }} {{ .GroupLabels.alertname }} {{ .ExternalURL }}'''
+    "#;
+    let running = Running::start(
+        simple(
+            &url,
+            receiver_extra,
+            "group_by = [\"alertname\"]\ngroup_wait = \"0s\"",
+        ),
+        dir.path(),
+    );
+    let mut a = alert(&[("alertname", "Disk"), ("host", "a")]);
+    a.starts_at_ms = 1_700_000_000_000;
+    let mut b = alert(&[("alertname", "Disk"), ("host", "b")]);
+    b.starts_at_ms = 1_700_000_000_500;
+    b.ends_at_ms = Some(1_700_000_100_000);
+    running.notifier.send(vec![b, a]);
+    assert!(eventually(SOON, || rec.count() == 1).await);
+    assert_eq!(
+        rec.bodies.lock()[0],
+        "firing ops something is wrong: 1 firing, 1 resolved; a=firing@2023-11-14T22:13:20Z \
+         b=resolved@2023-11-14T22:13:20.5Z Disk http://argus.example:8080"
+    );
+    assert_eq!(rec.headers.lock()[0]["content-type"], "text/plain");
+    running.stop().await;
+}
+
 // ------------------------------------------------------------------ grouping and timing
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -999,6 +1032,18 @@ fn config_validation_names_what_is_wrong() {
         (
             "[[receivers]]\nname = \"a\"\nurl = \"http://h/x\"\nheaders = { \"bad header\" = \"x\" }\n[route]\nreceiver = \"a\"".to_owned(),
             "header name",
+        ),
+        (
+            "[[receivers]]\nname = \"a\"\nurl = \"http://h/x\"\nbody = \"template\"\nbody_template = \"{{ .Status \"\n[route]\nreceiver = \"a\"".to_owned(),
+            "receiver \"a\": body_template:",
+        ),
+        (
+            "[[receivers]]\nname = \"a\"\nurl = \"http://h/x\"\nbody = \"template\"\n[route]\nreceiver = \"a\"".to_owned(),
+            "needs a body_template",
+        ),
+        (
+            "[[receivers]]\nname = \"a\"\nurl = \"http://h/x\"\nbody_template = \"x\"\n[route]\nreceiver = \"a\"".to_owned(),
+            "only used with body = \"template\"",
         ),
     ];
     for (text, expected) in cases {
