@@ -362,7 +362,18 @@ impl Notifier {
 
     async fn maintain(self: &Arc<Self>) {
         let now = now_ms();
-        self.dispatcher.lock().expire(now);
+        let root = self.compiled.read().route.clone();
+        {
+            let mut dispatcher = self.dispatcher.lock();
+            let stale = dispatcher.resolve_stale(root.as_ref(), Instant::now(), now);
+            if stale > 0 {
+                tracing::info!(
+                    count = stale,
+                    "alerts no longer sent by evaluation resolved"
+                );
+            }
+            dispatcher.expire(now);
+        }
         let this = Arc::clone(self);
         let result = tokio::task::spawn_blocking(move || {
             if this.nflog.expire(now) {
