@@ -51,8 +51,12 @@ impl Queue {
     /// Opens `dir/queue`, answering the notifications to resume (older ones of the same group
     /// are deleted: they are superseded).
     pub(crate) fn open(dir: &Path) -> Result<(Self, Vec<Queued>), AlertingError> {
+        let parent = dir;
         let dir = dir.join(DIR);
-        std::fs::create_dir_all(&dir).map_err(|e| AlertingError::io(&dir, e))?;
+        if !dir.is_dir() {
+            std::fs::create_dir_all(&dir).map_err(|e| AlertingError::io(&dir, e))?;
+            storage::sync_dir(parent)?;
+        }
         let mut found = Vec::new();
         let listing = std::fs::read_dir(&dir).map_err(|e| AlertingError::io(&dir, e))?;
         for entry in listing {
