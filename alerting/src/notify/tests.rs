@@ -364,6 +364,40 @@ async fn template_body_renders_alertmanager_data() {
     running.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_never_blocks_and_counts_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    // not running: nothing drains the input
+    let notifier = Notifier::open(
+        NotifyConfig::default(),
+        dir.path(),
+        "http://argus",
+        &registry,
+    )
+    .unwrap();
+    for i in 0..INPUT_CAPACITY + 5 {
+        notifier.send(vec![alert(&[
+            ("alertname", "Flood"),
+            ("n", &i.to_string()),
+        ])]);
+    }
+    let running = Running {
+        notifier,
+        registry,
+        stop: None,
+        task: None,
+    };
+    assert_eq!(
+        running.metric("argus_notifications_alerts_dropped_total", &[]),
+        5.0
+    );
+    assert_eq!(
+        running.metric("argus_notifications_alerts_received_total", &[]),
+        (INPUT_CAPACITY + 5) as f64
+    );
+}
+
 // ------------------------------------------------------------------ grouping and timing
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
