@@ -201,14 +201,12 @@ fn compile_receiver(config: &ReceiverConfig) -> Result<Receiver, AlertingError> 
     let url = reqwest::Url::parse(&config.url)
         .map_err(|e| invalid(format!("url {:?}: {e}", config.url)))?;
     match url.scheme() {
-        "http" => {}
-        "https" => {
+        "http" | "https" => {}
+        other => {
             return Err(invalid(format!(
-                "url {:?}: https is not supported by this build (plain http only)",
-                config.url
+                "url scheme {other:?} is not http or https"
             )));
         }
-        other => return Err(invalid(format!("url scheme {other:?} is not http"))),
     }
     let mut headers = HeaderMap::new();
     for (name, value) in &config.headers {

@@ -1056,8 +1056,8 @@ fn config_validation_names_what_is_wrong() {
         ),
         (receiver("a"), "there is no [alerting.route]"),
         (
-            "[[receivers]]\nname = \"a\"\nurl = \"https://h/x\"\n[route]\nreceiver = \"a\"".to_owned(),
-            "https is not supported",
+            "[[receivers]]\nname = \"a\"\nurl = \"ftp://h/x\"\n[route]\nreceiver = \"a\"".to_owned(),
+            "is not http or https",
         ),
         (
             "[[receivers]]\nname = \"a\"\nurl = \"http://h/x\"\ntimeout = \"0s\"\n[route]\nreceiver = \"a\"".to_owned(),
