@@ -1,6 +1,8 @@
 // Home and the service dashboards: services and their golden signals appear from real
 // traffic; a service dashboard redraws when the time range changes.
 
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Browser } from "playwright-core";
 import { eventually, launchBrowser, newPage, promQuery, screenshot, startArgus, type Argus } from "./harness";
@@ -36,7 +38,7 @@ test("home lists every service with its golden signals", async () => {
   await expect.poll(() => row("payments").locator('[data-signal="p99"]').textContent()).toMatch(/ms$/);
   // A StatsD-only service gets rate and latency from its timers.
   await expect.poll(() => row("legacy-billing").locator('[data-signal="p50"]').textContent()).toMatch(/ms$/);
-  expect(await row("checkout").locator(".spark canvas").count()).toBe(5);
+  await expect.poll(() => row("checkout").locator(".spark canvas").count()).toBe(5);
   await screenshot(page, "home");
   await page.close();
 });
@@ -63,5 +65,55 @@ test("a service dashboard redraws when the time range changes", async () => {
   // Reloading the shared URL restores the same range.
   await page.reload();
   expect(await page.getByTestId("range-button").textContent()).toContain("Last 5 minutes");
+  await page.close();
+});
+
+test("a file-defined dashboard shows every panel kind", async () => {
+  writeFileSync(
+    join(argus.dataDir, "dashboards", "shop.yml"),
+    `title: Shop
+tags: [e2e]
+rows:
+  - title: Traffic
+    panels:
+      - title: Checkout requests
+        type: stat
+        expr: sum(argus_spans_total{service="checkout", span_kind="server"})
+        thresholds: [{value: 1000000}]
+        width: 3
+      - title: Spans by service
+        type: table
+        expr: sum by (service) (argus_spans_total)
+        legend: "{{service}}"
+        width: 3
+      - title: Rate by service
+        type: stacked
+        expr: sum by (service) (rate(argus_spans_total[1m]))
+        legend: "{{service}}"
+        unit: rate
+        thresholds: [{value: 0.5, label: budget}]
+        width: 6
+  - panels:
+      - title: Latency buckets
+        type: heatmap
+        expr: sum by (le) (rate(argus_span_duration_seconds_bucket[1m]))
+        unit: seconds
+      - title: Payment errors
+        type: logs
+        logs: "level:error AND payment"
+`,
+  );
+  writeFileSync(join(argus.dataDir, "dashboards", "broken.json"), `{"title": "Broken", "rows": [{"panels": [{"title": "x"}]}]}`);
+  const page = await newPage(browser);
+  await page.goto(argus.url + "/dashboards");
+  await expect.poll(() => page.locator("li.error").textContent()).toContain("needs exactly one of expr, logs or traces");
+  await page.getByRole("link", { name: "Shop" }).click();
+  await page.waitForURL(/\/dashboards\/file\/shop/);
+  await expect.poll(() => page.locator('[data-panel="Checkout requests"] .stat').textContent()).toBe("20");
+  await expect.poll(() => page.locator('[data-panel="Spans by service"] tbody tr').count()).toBe(3);
+  await page.locator('[data-panel="Rate by service"] canvas').first().waitFor();
+  await page.locator('[data-panel="Latency buckets"] canvas').first().waitFor();
+  await expect.poll(() => page.locator('[data-panel="Payment errors"] .loglist li').count()).toBe(4);
+  await screenshot(page, "file-dashboard");
   await page.close();
 });
