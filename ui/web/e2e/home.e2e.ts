@@ -117,3 +117,44 @@ rows:
   await screenshot(page, "file-dashboard");
   await page.close();
 });
+
+test("keyboard, both themes, and no layout break from 1280 to 1024 px", async () => {
+  for (const width of [1280, 1024]) {
+    const page = await newPage(browser, width, 800);
+    for (const path of ["/", "/dashboards/service/checkout", "/logs?q=payment", "/traces?service=checkout", "/explore?q=argus_spans_total"]) {
+      await page.goto(argus.url + path);
+      await page.locator("main h1").waitFor();
+      await page.waitForLoadState("networkidle");
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow, `${path} at ${width}px`).toBeLessThanOrEqual(0);
+    }
+    await page.close();
+  }
+
+  const page = await newPage(browser, 1024, 800);
+  await page.goto(argus.url + "/");
+  await page.locator('tr[data-service="checkout"]').waitFor();
+  // Tab reaches the skip link, then the navigation, each with a visible focus outline.
+  await page.keyboard.press("Tab");
+  expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  const focused = await page.evaluate(() => {
+    const el = document.activeElement as HTMLElement;
+    return { text: el.textContent, outline: getComputedStyle(el).outlineStyle };
+  });
+  expect(focused).toEqual({ text: "Services", outline: "solid" });
+  // Enter on a focused link navigates.
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\/dashboards$/);
+
+  await page.getByRole("button", { name: "Switch to dark theme" }).click();
+  expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
+  await page.goto(argus.url + "/dashboards/service/checkout");
+  await page.locator('[data-panel="Latency p50 / p90 / p99"] canvas').first().waitFor();
+  // The choice survives a reload.
+  expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
+  await screenshot(page, "service-dashboard-dark-1024");
+  await page.close();
+});

@@ -11,7 +11,7 @@ import { mkdirSync } from "node:fs";
 
 let argus: Argus;
 let browser: Browser;
-const results: Record<string, number> = {};
+const results: Record<string, number | number[]> = {};
 
 beforeAll(async () => {
   [argus, browser] = await Promise.all([startArgus(), launchBrowser()]);
@@ -48,33 +48,36 @@ afterAll(async () => {
   await argus?.stop();
 });
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// Each run is a first visit (a fresh browser context, nothing cached); the median of three
+// keeps a build on the shared cores from deciding the result.
 test("the home page loads 50 services in under a second", async () => {
-  const page = await newPage(browser);
-  // Warm the browser's cache of nothing: a fresh context each time, like a first visit.
-  const began = Date.now();
-  page.on("requestfinished", (r) => {
-    const t = r.timing();
-    if (process.env.ARGUS_E2E_TIMINGS) console.log("timing", Math.round(t.responseEnd), Math.round(t.startTime - began), r.url().slice(0, 90), (r.postData() ?? "").slice(0, 80));
-  });
-  await page.goto(argus.url + "/");
-  await expect.poll(() => page.locator('[data-signal="rate"]').count(), { interval: 20, timeout: 10_000 }).toBe(50);
-  const firstLoad = Date.now() - began;
-  results.home_first_load_ms_50_services = firstLoad;
-  results.home_dom_content_loaded_ms = await page.evaluate(() => {
-    const n = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming;
-    return Math.round(n.domContentLoadedEventEnd);
-  });
-  expect(firstLoad).toBeLessThan(1000);
-  await page.close();
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const page = await newPage(browser);
+    const began = Date.now();
+    await page.goto(argus.url + "/");
+    await expect.poll(() => page.locator('[data-signal="rate"]').count(), { interval: 20, timeout: 10_000 }).toBe(50);
+    runs.push(Date.now() - began);
+    await page.close();
+  }
+  results.home_first_load_ms_50_services_runs = runs;
+  results.home_first_load_ms_50_services = median(runs);
+  expect(median(runs)).toBeLessThan(1000);
 });
 
 test("a 24-hour chart of 100 series renders in under 200 ms", async () => {
-  const page = await newPage(browser);
-  await page.goto(argus.url + "/explore?q=perf_series&from=now-24h");
-  const plot = page.locator(".chart-plot");
-  await expect.poll(() => plot.getAttribute("data-series"), { interval: 50, timeout: 10_000 }).toBe("100");
-  const render = parseFloat((await plot.getAttribute("data-render-ms")) ?? "NaN");
-  results.chart_render_ms_100_series_24h = render;
-  expect(render).toBeLessThan(200);
-  await page.close();
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const page = await newPage(browser);
+    await page.goto(argus.url + "/explore?q=perf_series&from=now-24h");
+    const plot = page.locator(".chart-plot");
+    await expect.poll(() => plot.getAttribute("data-series"), { interval: 50, timeout: 10_000 }).toBe("100");
+    runs.push(parseFloat((await plot.getAttribute("data-render-ms")) ?? "NaN"));
+    await page.close();
+  }
+  results.chart_render_ms_100_series_24h_runs = runs;
+  results.chart_render_ms_100_series_24h = median(runs);
+  expect(median(runs)).toBeLessThan(200);
 });

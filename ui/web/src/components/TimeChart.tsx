@@ -59,8 +59,8 @@ export function TimeChart(props: TimeChartProps) {
         fill: stacked ? colorAt(i) + "55" : undefined,
         show: !hidden.has(i),
         spanGaps: false,
-        // uPlot's default: dots only where points are sparse (a series that just started).
-        points: { size: 5 },
+        // Dots for a series of a few points (one that just started), where a line shows nothing.
+        points: { size: 6, show: s.values.filter((v) => v !== null).length <= 3 },
       })),
     ];
     const bands: uPlot.Band[] = stacked ? data.series.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number] })) : [];
