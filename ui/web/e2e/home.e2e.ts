@@ -150,7 +150,7 @@ test("keyboard, both themes, and no layout break from 1280 to 1024 px", async ()
   await page.waitForURL(/\/dashboards$/);
 
   await page.getByRole("button", { name: "Switch to dark theme" }).click();
-  expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
+  await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
   await page.goto(argus.url + "/dashboards/service/checkout");
   await page.locator('[data-panel="Latency p50 / p90 / p99"] canvas').first().waitFor();
   // The choice survives a reload.
