@@ -25,11 +25,13 @@ beforeAll(async () => {
       - alert: HighLatency
         expr: x > 1
         for: 0s
-        labels: {severity: page}
+        labels: {severity: page, service: checkout}
         annotations: {summary: "x is {{ $value }}"}
 `,
   );
   [argus, browser] = await Promise.all([startArgus(["--rules", rules]), launchBrowser()]);
+  // A service named like the rule's `service` label, so the services page lists it.
+  await sendStatsd(argus, ["checkout_request_duration:12|ms|#service:checkout"]);
 });
 
 afterAll(async () => {
@@ -57,5 +59,24 @@ test("a metric over its threshold shows a firing alert", async () => {
   await screenshot(page, "alerts");
   await page.getByRole("tab", { name: "Rules" }).click();
   await expect.poll(() => page.locator("h2.mono").textContent()).toContain("latency.yml");
+
+  // The services page shows it on the service its labels name.
+  await page.goto(argus.url + "/");
+  await expect.poll(() => page.locator('tr[data-service="checkout"] .badge.firing').textContent(), { timeout: 10_000 }).toContain("HighLatency");
+  await page.close();
+});
+
+test("a silence is created and expired", async () => {
+  const page = await newPage(browser);
+  await page.goto(argus.url + "/alerts?tab=silences");
+  await page.getByLabel("Matchers").fill('alertname="HighLatency" service="checkout"');
+  await page.getByLabel("For").fill("1h");
+  await page.getByLabel("Comment").fill("e2e maintenance");
+  await page.getByRole("button", { name: "Create silence" }).click();
+  const row = page.getByRole("table", { name: "Silences" }).locator("tbody tr", { hasText: "e2e maintenance" });
+  await expect.poll(() => row.locator(".badge").textContent(), { timeout: 10_000 }).toBe("active");
+  expect(await row.textContent()).toContain('alertname="HighLatency", service="checkout"');
+  await row.getByRole("button", { name: "Expire" }).click();
+  await expect.poll(() => row.locator(".badge").textContent(), { timeout: 10_000 }).toBe("expired");
   await page.close();
 });

@@ -114,7 +114,8 @@ export function App() {
           </button>
         </div>
       </header>
-      <main id="main" key={path}>
+      {/* Keyed by theme too: charts read the theme's colours when they are drawn. */}
+      <main id="main" key={`${path}|${theme}`}>
         {page(path)}
       </main>
     </div>
