@@ -65,6 +65,22 @@ test("a service dashboard redraws when the time range changes", async () => {
   // Reloading the shared URL restores the same range.
   await page.reload();
   expect(await page.getByTestId("range-button").textContent()).toContain("Last 5 minutes");
+
+  // Dragging across a chart zooms every panel to the selection: an absolute range.
+  const over = panel.locator(".u-over");
+  await over.waitFor();
+  const box = (await over.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.95, box.y + box.height / 2, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForURL(/from=\d{13}/);
+  const url = new URL(page.url());
+  const span = Number(url.searchParams.get("to")) - Number(url.searchParams.get("from"));
+  // About 45 % of five minutes.
+  expect(span).toBeGreaterThan(100_000);
+  expect(span).toBeLessThan(170_000);
+  expect(await page.getByTestId("range-button").textContent()).toContain("→");
   await page.close();
 });
 
