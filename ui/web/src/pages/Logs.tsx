@@ -9,16 +9,9 @@ import { setParams, useLocation } from "../lib/router";
 import { absoluteRange } from "../lib/urlstate";
 import { colorAt, cssVar } from "../lib/palette";
 import { LogList } from "../components/LogList";
+import { addClause } from "../lib/logquery";
 
 const FACETS = ["level", "service", "host"];
-
-/** The query with `field:"value"` added (or its negation), as a facet click does. */
-export function addClause(query: string, field: string, value: string, negate = false): string {
-  const clause = `${negate ? "NOT " : ""}${field}:"${value.replace(/(["\\])/g, "\\$1")}"`;
-  const q = query.trim();
-  if (!q || q === "*") return clause;
-  return `${/\s(OR)\s/.test(q) ? `(${q})` : q} AND ${clause}`;
-}
 
 export function Logs() {
   const { params } = useLocation();
