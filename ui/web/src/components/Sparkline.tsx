@@ -26,7 +26,19 @@ export function Sparkline(props: { xs: number[]; values: (number | null)[]; colo
         cursor: { show: false },
         select: { show: false, left: 0, top: 0, width: 0, height: 0 },
         axes: [{ show: false }, { show: false }],
-        scales: { x: { time: false }, y: { range: (_u, min, max) => [Math.min(0, min ?? 0), (max ?? 1) === 0 ? 1 : (max ?? 1) * 1.1] } },
+        // From zero (a rate's trend reads against nothing), with a margin so a flat line at
+        // zero or at the top stays visible.
+        scales: {
+          x: { time: false },
+          y: {
+            range: (_u, min, max) => {
+              const lo = Math.min(0, min ?? 0);
+              const hi = Math.max(lo + 1e-9, max ?? 1);
+              const pad = (hi - lo) * 0.12;
+              return [lo - pad, hi + pad];
+            },
+          },
+        },
         // A lone point (a series that just started) is drawn as a dot rather than nothing.
         series: [{}, { stroke: color, width: 1.25, points: { show: props.values.filter((v) => v !== null).length <= 2, size: 4 }, fill: color + "22" }],
       },
