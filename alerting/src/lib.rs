@@ -18,8 +18,8 @@
 //!   `/api/v1/alerts/history`.
 //! - `notify/`: the [`Notifier`] takes receivers and a routing tree from [`NotifyConfig`],
 //!   groups, deduplicates and silences alerts as Alertmanager does, renders webhook bodies
-//!   (Alertmanager v4, Grafana legacy, Slack) and delivers them durably with retries
-//!   (`docs/notifications.md`); [`silences_router`] serves `/api/v1/silences`.
+//!   (Alertmanager v4, Grafana legacy, Slack, a Go template) and delivers them durably with
+//!   retries (`docs/notifications.md`); [`silences_router`] serves `/api/v1/silences`.
 //!
 //! - `template/`: [`Template`] is Go's `text/template` as Prometheus renders alert labels and
 //!   annotations ([`render_alert_template`]) and Alertmanager renders notifications; rule

@@ -56,7 +56,7 @@ export async function startArgus(extraArgs: string[] = []): Promise<Argus> {
   const child: ChildProcess = spawn(argusBinary(), args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "warn" } });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
-  const addr = await new Promise<Addresses>((ok, fail) => {
+  const started = new Promise<Addresses>((ok, fail) => {
     const lines = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => fail(new Error(`argus did not start in 60s: ${stderr}`)), 60_000);
     lines.once("line", (line) => {
@@ -67,6 +67,11 @@ export async function startArgus(extraArgs: string[] = []): Promise<Argus> {
       clearTimeout(timer);
       fail(new Error(`argus exited with ${code}: ${stderr}`));
     });
+  });
+  const addr = await started.catch((e) => {
+    child.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
   });
   return {
     addr,

@@ -1,7 +1,7 @@
 // The shell: navigation, theme, the time-range picker, and the page the path selects.
 
 import { lazy, Suspense } from "preact/compat";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { Link, useLocation } from "./lib/router";
 import { TimePicker } from "./components/TimePicker";
 import { Home } from "./pages/Home";
@@ -72,8 +72,14 @@ export function App() {
     document.documentElement.dataset.theme = theme;
     localStorage.setItem("argus.theme", theme);
   }, [theme]);
-  // Focus the page heading after navigation so screen readers announce the new page.
+  // Focus the page heading after a navigation (not on first load, where Tab must start at the
+  // skip link) so screen readers announce the new page.
+  const firstRender = useRef(true);
   useEffect(() => {
+    if (firstRender.current) {
+      firstRender.current = false;
+      return;
+    }
     document.querySelector<HTMLElement>("main h1")?.focus({ preventScroll: true });
   }, [path]);
   const showTime = !path.startsWith("/traces/") || path === "/traces/map";
@@ -108,7 +114,8 @@ export function App() {
           </button>
         </div>
       </header>
-      <main id="main" key={path}>
+      {/* Keyed by theme too: charts read the theme's colours when they are drawn. */}
+      <main id="main" key={`${path}|${theme}`}>
         {page(path)}
       </main>
     </div>

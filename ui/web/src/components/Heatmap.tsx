@@ -6,6 +6,7 @@ import { useEffect, useRef } from "preact/hooks";
 import type { Aligned } from "../lib/series";
 import { bucketCounts } from "../lib/series";
 import { formatValue, type Unit } from "../lib/units";
+import { cssVar } from "../lib/palette";
 
 export function Heatmap(props: { data: Aligned; unit?: Unit | null; height?: number; ariaLabel: string; onZoom?: (s: number, e: number) => void }) {
   const el = useRef<HTMLDivElement>(null);
@@ -24,10 +25,16 @@ export function Heatmap(props: { data: Aligned; unit?: Unit | null; height?: num
         cursor: { sync: { key: "argus" }, drag: { x: true, y: false, setScale: false }, points: { show: false } },
         scales: { x: { time: true }, y: { range: [0, Math.max(1, bounds.length)] } },
         axes: [
-          {},
+          { stroke: cssVar("--fg-muted"), grid: { stroke: cssVar("--grid") } },
           {
+            stroke: cssVar("--fg-muted"),
+            grid: { stroke: cssVar("--grid") },
             size: 64,
-            splits: () => bounds.map((_, j) => j + 0.5),
+            // One label per ~18 px: 17 buckets do not fit in a short panel.
+            splits: () => {
+              const every = Math.max(1, Math.ceil(bounds.length / (height / 18)));
+              return bounds.map((_, j) => j + 0.5).filter((_, j) => j % every === 0);
+            },
             values: (_u, splits) => splits.map((s) => {
               const b = bounds[Math.floor(s)];
               return b === "+Inf" ? "+Inf" : formatValue(parseFloat(b), unit);

@@ -18,16 +18,16 @@ export function LogList(props: { hits: LogHit[]; query: string; compact?: boolea
   };
   if (props.hits.length === 0) return <p class="muted">No log lines match.</p>;
   return (
-    <ul class="loglist" aria-label="Log lines">
+    <ul class={`loglist ${props.compact ? "compact" : ""}`} aria-label="Log lines">
       {props.hits.map((h) => {
         const key = `${h.timestamp_ms}.${h.seq}`;
         const expanded = open.has(key);
         return (
           <li key={key}>
             <button class="logline" aria-expanded={expanded} onClick={() => toggle(key)}>
-              <span class="mono muted">{formatTimestamp(h.timestamp_ms, true)}</span>
+              <span class="mono muted">{props.compact ? formatTimestamp(h.timestamp_ms).slice(11) : formatTimestamp(h.timestamp_ms, true)}</span>
               <span class={`lvl-${(h.level ?? "").toLowerCase()}`}>{h.level ?? ""}</span>
-              <span class="muted" title={h.service}>{h.service ?? ""}</span>
+              {!props.compact && <span class="muted" title={h.service}>{h.service ?? ""}</span>}
               <span class="msg">{highlight(h.message, terms)}</span>
             </button>
             {expanded && (

@@ -7,7 +7,7 @@ import "uplot/dist/uPlot.min.css";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { formatValue, type Unit } from "../lib/units";
 import { seriesStats } from "../lib/legend";
-import { ALERT_COLOR, colorAt } from "../lib/palette";
+import { ALERT_COLOR, colorAt, cssVar } from "../lib/palette";
 import { stack, type Aligned } from "../lib/series";
 import { formatTimestamp } from "../lib/time";
 
@@ -30,10 +30,6 @@ export interface TimeChartProps {
   syncKey?: string;
   legend?: boolean;
   ariaLabel: string;
-}
-
-function cssVar(name: string): string {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
 }
 
 export function TimeChart(props: TimeChartProps) {
@@ -63,7 +59,8 @@ export function TimeChart(props: TimeChartProps) {
         fill: stacked ? colorAt(i) + "55" : undefined,
         show: !hidden.has(i),
         spanGaps: false,
-        points: { show: false },
+        // Dots for a series of a few points (one that just started), where a line shows nothing.
+        points: { size: 6, show: s.values.filter((v) => v !== null).length <= 3 },
       })),
     ];
     const bands: uPlot.Band[] = stacked ? data.series.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number] })) : [];
@@ -197,7 +194,10 @@ function drawOverlays(u: uPlot, thresholds: { value: number; label?: string }[],
     ctx.moveTo(left, y);
     ctx.lineTo(left + width, y);
     ctx.stroke();
-    if (t.label) ctx.fillText(t.label, left + 4, y - 4);
+    if (t.label) {
+      ctx.textAlign = "right";
+      ctx.fillText(t.label, left + width - 4, y - 4);
+    }
   }
   for (const m of markers) {
     const x = u.valToPos(m.time, "x", true);

@@ -90,6 +90,12 @@ export function labelNames(match: string[] = [], signal?: AbortSignal) {
 
 // ---- logs
 
+/**
+ * The log APIs parse times as the Prometheus API does: a number is Unix seconds (fractions
+ * for milliseconds), not milliseconds.
+ */
+const seconds = (ms: number) => (ms / 1000).toFixed(3);
+
 export interface LogHit {
   time: string;
   timestamp_ms: number;
@@ -118,8 +124,8 @@ export function searchLogs(
 ) {
   const p = new URLSearchParams({
     q: params.q,
-    start: String(Math.floor(params.start)),
-    end: String(Math.ceil(params.end)),
+    start: seconds(params.start),
+    end: seconds(params.end),
     limit: String(params.limit ?? 100),
     buckets: String(params.buckets ?? 60),
   });
@@ -138,7 +144,7 @@ export interface ErrorGroup {
 }
 
 export function errorGroups(start: number, end: number, signal?: AbortSignal) {
-  const p = new URLSearchParams({ start: String(Math.floor(start)), end: String(Math.ceil(end)), limit: "100" });
+  const p = new URLSearchParams({ start: seconds(start), end: seconds(end), limit: "100" });
   return getJson<{ data: ErrorGroup[] }>(`/api/v1/errors?${p}`, signal).then((b) => b.data);
 }
 

@@ -1,6 +1,6 @@
 // Data loading and the page-wide time range, as hooks.
 
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useState } from "preact/hooks";
 import { useLocation } from "./router";
 import { readRange, readRefresh } from "./urlstate";
 import { DEFAULT_RANGE, resolveRange, type ResolvedRange, type TimeRange } from "./time";
@@ -13,11 +13,12 @@ export interface Async<T> {
 
 /**
  * Runs `load` whenever `deps` change, aborting the previous run; keeps the last data while
- * reloading so charts do not flash empty on refresh.
+ * reloading so charts do not flash empty on refresh. Started in a layout effect, right after
+ * the render: a plain effect waits for the next frame, up to 100 ms in a background tab.
  */
 export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[]): Async<T> {
   const [state, setState] = useState<Async<T>>({ data: undefined, error: undefined, loading: true });
-  useEffect(() => {
+  useLayoutEffect(() => {
     const controller = new AbortController();
     setState((s) => ({ ...s, loading: true }));
     load(controller.signal).then(

@@ -10,3 +10,8 @@ export function colorAt(i: number): string {
 
 /** For thresholds and errors: vermillion, which reads as "bad" without relying on red. */
 export const ALERT_COLOR = "#D55E00";
+
+/** A theme colour (CSS custom property) for canvas drawing, which cannot use var(). */
+export function cssVar(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
+}

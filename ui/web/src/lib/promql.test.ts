@@ -48,7 +48,7 @@ describe("series", () => {
   });
 
   it("stacks and de-cumulates histogram buckets", () => {
-    expect(stack([[1, null], [2, 3]])).toEqual([[1, 0], [3, 3]]);
+    expect(stack([[1, null, null], [2, 3, null]])).toEqual([[1, null, null], [3, 3, null]]);
     const b = bucketCounts([
       { name: "", labels: { le: "+Inf" }, values: [10] },
       { name: "", labels: { le: "0.1" }, values: [4] },

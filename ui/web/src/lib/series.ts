@@ -36,12 +36,20 @@ export function alignMatrix(result: MatrixSeries[], startS: number, endS: number
   return { xs, series };
 }
 
-/** Running sums for stacked areas: series i holds the sum of series 0..i (nulls as 0). */
+/**
+ * Running sums for stacked areas: series i holds the sum of series 0..i. A missing value adds
+ * nothing; a point where every series so far is missing stays missing (no line drawn at 0).
+ */
 export function stack(values: (number | null)[][]): (number | null)[][] {
   const out: (number | null)[][] = [];
-  let acc: number[] | null = null;
+  let acc: (number | null)[] | null = null;
   for (const v of values) {
-    const next: number[] = v.map((x, i) => (acc ? acc[i] : 0) + (x !== null && Number.isFinite(x) ? x : 0));
+    const below: (number | null)[] | null = acc;
+    const next: (number | null)[] = v.map((x, i): number | null => {
+      const under: number | null = below ? below[i] : null;
+      if (x === null || !Number.isFinite(x)) return under;
+      return (under ?? 0) + x;
+    });
     out.push(next);
     acc = next;
   }

@@ -242,6 +242,7 @@ function Silences(props: { onChange: () => void }) {
       </form>
       {problem && <p class="error" role="alert">{problem}</p>}
       {list.error && <p class="error">{list.error.message}</p>}
+      {list.data === null && <p class="muted">This server has no silences API.</p>}
       {list.data && list.data.length === 0 && <p class="muted">No silences.</p>}
       {list.data && list.data.length > 0 && (
         <div class="table-wrap">

@@ -1,13 +1,14 @@
 // Dashboards: the list (file-defined ones and one automatic golden-signals dashboard per
 // service), and a dashboard's rows of panels over the page's time range.
 
-import { alertHistory, getDashboard, labelValues, listDashboards, traceServices, type DashboardDef } from "../lib/api";
+import { alertHistory, alertRules, getDashboard, labelValues, listDashboards, traceServices, type DashboardDef } from "../lib/api";
 import { useAsync, useTimeRange } from "../lib/hooks";
 import { goldenQueries, rateWindow, serviceDashboard } from "../lib/golden";
 import { Link, useLocation } from "../lib/router";
 import { DEFAULT_RANGE, stepFor } from "../lib/time";
 import { rangeSearch, readRefresh } from "../lib/urlstate";
 import { Panel } from "../components/Panel";
+import { ruleThresholds, thresholdsFor } from "../lib/rulethresholds";
 import { setParams } from "../lib/router";
 import { useEffect } from "preact/hooks";
 
@@ -76,6 +77,7 @@ export function DashboardList() {
 function DashboardView(props: { dashboard: DashboardDef; headline?: preact.ComponentChildren }) {
   const { resolved } = useTimeRange(props.dashboard.range ? { from: `now-${props.dashboard.range}`, to: "now" } : DEFAULT_RANGE);
   const history = useAsync((signal) => alertHistory(resolved.start, resolved.end, signal).catch(() => null), [resolved.start, resolved.end]);
+  const rules = useAsync((signal) => alertRules(signal).then(ruleThresholds).catch(() => []), [resolved.end]);
   return (
     <section>
       <h1 tabIndex={-1}>{props.dashboard.title}</h1>
@@ -88,7 +90,11 @@ function DashboardView(props: { dashboard: DashboardDef; headline?: preact.Compo
             {row.panels.map((p, i) => (
               <Panel
                 key={`${r}.${i}`}
-                panel={{ ...p, width: p.width ?? Math.max(1, Math.floor(12 / row.panels.length)) }}
+                panel={{
+                  ...p,
+                  width: p.width ?? Math.max(1, Math.floor(12 / row.panels.length)),
+                  thresholds: [...(p.thresholds ?? []), ...thresholdsFor(p.expr, rules.data ?? [])],
+                }}
                 range={resolved}
                 history={history.data ?? []}
               />

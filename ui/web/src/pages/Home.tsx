@@ -1,9 +1,9 @@
 // Home: every service Argus has seen (span-derived series, StatsD series with a `service`
 // label, traces, logs) with its golden signals now, a sparkline of each, and its firing alerts.
 
-import { activeAlerts, labelValues, queryRange, searchLogs, traceServices, type Alert, type MatrixSeries } from "../lib/api";
+import { activeAlerts, labelValues, queryRange, searchLogs, traceServices, type Alert } from "../lib/api";
 import { useAsync, useTimeRange } from "../lib/hooks";
-import { goldenQueries, rateWindow } from "../lib/golden";
+import { homeQueries, rateWindow, signalsByService } from "../lib/golden";
 import { Link, setParams, useLocation } from "../lib/router";
 import { rangeSearch } from "../lib/urlstate";
 import { stepFor } from "../lib/time";
@@ -33,17 +33,25 @@ export function Home() {
   const { resolved } = useTimeRange();
   const { params } = useLocation();
   const filter = params.get("filter") ?? "";
-  const step = stepFor(resolved, 60);
+  // 30 points: enough for a sparkline, and half the evaluation work of 60.
+  const step = stepFor(resolved, 30);
   const window = rateWindow(step);
   const state = useAsync(
     async (signal) => {
-      const queries = goldenQueries(window);
-      const [metricServices, traced, logs, alerts, ...signals] = await Promise.all([
+      const queries = homeQueries(window);
+      const range = (q: string) =>
+        queryRange(q, resolved.start, resolved.end, step, signal).then((m) => alignMatrix(m.result, resolved.start / 1000, resolved.end / 1000, step));
+      // The slowest requests first: a browser opens six connections per host, and the
+      // quick look-ups can wait for a free one.
+      const [spanBuckets, spanRates, statsdBuckets, statsdRates, metricServices, traced, logs, alerts] = await Promise.all([
+        range(queries.spanBuckets),
+        range(queries.spanRates),
+        range(queries.statsdBuckets),
+        range(queries.statsdRates),
         soft(labelValues("service", [], signal), [] as string[]),
         soft(traceServices(signal), [] as string[]),
         soft(searchLogs({ q: "", start: resolved.start, end: resolved.end, limit: 0, buckets: 0 }, signal).then((r) => (r.facets.service ?? []).map((f) => f.value)), [] as string[]),
         soft(activeAlerts(signal), null),
-        ...SIGNALS.map((s) => queryRange(queries[s.key], resolved.start, resolved.end, step, signal)),
       ]);
       const rows = new Map<string, ServiceRow>();
       const row = (name: string, source: string) => {
@@ -55,16 +63,16 @@ export function Home() {
       metricServices.forEach((s) => row(s, "metrics"));
       traced.forEach((s) => row(s, "traces"));
       logs.forEach((s) => row(s, "logs"));
-      SIGNALS.forEach((s, i) => {
-        const matrix = signals[i] as { result: MatrixSeries[] };
-        const aligned = alignMatrix(matrix.result, resolved.start / 1000, resolved.end / 1000, step);
-        for (const series of aligned.series) {
-          const name = series.labels.service;
-          if (!name) continue;
-          const last = [...series.values].reverse().find((v) => v !== null && Number.isFinite(v)) ?? null;
-          row(name, "metrics").signals[s.key] = { xs: aligned.xs, values: series.values, current: last };
+      const xs = spanRates.xs;
+      for (const [name, signals] of signalsByService({ spanRates, spanBuckets, statsdRates, statsdBuckets })) {
+        const r = row(name, "metrics");
+        for (const s of SIGNALS) {
+          const values = signals[s.key];
+          if (!values) continue;
+          const last = [...values].reverse().find((v) => v !== null && Number.isFinite(v)) ?? null;
+          r.signals[s.key] = { xs, values, current: last };
         }
-      });
+      }
       for (const a of alerts ?? []) {
         const r = a.labels.service ? rows.get(a.labels.service) : undefined;
         if (r && a.state === "firing") r.alerts.push(a);

@@ -7,18 +7,11 @@ import { searchLogs, type LogHit, type LogSearch } from "../lib/api";
 import { useAsync, useTimeRange } from "../lib/hooks";
 import { setParams, useLocation } from "../lib/router";
 import { absoluteRange } from "../lib/urlstate";
-import { colorAt } from "../lib/palette";
+import { colorAt, cssVar } from "../lib/palette";
 import { LogList } from "../components/LogList";
+import { addClause } from "../lib/logquery";
 
 const FACETS = ["level", "service", "host"];
-
-/** The query with `field:"value"` added (or its negation), as a facet click does. */
-export function addClause(query: string, field: string, value: string, negate = false): string {
-  const clause = `${negate ? "NOT " : ""}${field}:"${value.replace(/(["\\])/g, "\\$1")}"`;
-  const q = query.trim();
-  if (!q || q === "*") return clause;
-  return `${/\s(OR)\s/.test(q) ? `(${q})` : q} AND ${clause}`;
-}
 
 export function Logs() {
   const { params } = useLocation();
@@ -110,7 +103,7 @@ export function Logs() {
               <strong data-testid="log-total">{result.data.total}</strong> lines match
               {result.loading && <span class="muted"> · updating…</span>}
             </p>
-            <Histogram data={result.data} />
+            <Histogram data={result.data} start={resolved.start} end={resolved.end} />
             {live && (
               <>
                 <h2>Live ({tailed.length})</h2>
@@ -130,7 +123,7 @@ export function Logs() {
   );
 }
 
-function Histogram(props: { data: LogSearch }) {
+function Histogram(props: { data: LogSearch; start: number; end: number }) {
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const container = el.current;
@@ -144,8 +137,12 @@ function Histogram(props: { data: LogSearch }) {
         height: 90,
         legend: { show: false },
         cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
-        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1)] } },
-        axes: [{ size: 30 }, { size: 40, values: (_u, s) => s.map((v) => String(v)) }],
+        // The searched range, not the data's: one busy minute must not fill the whole axis.
+        scales: { x: { time: true, range: () => [props.start / 1000, props.end / 1000] }, y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1)] } },
+        axes: [
+          { size: 30, stroke: cssVar("--fg-muted"), grid: { stroke: cssVar("--grid") } },
+          { size: 40, stroke: cssVar("--fg-muted"), grid: { stroke: cssVar("--grid") }, values: (_u, s) => s.map((v) => String(v)) },
+        ],
         series: [{}, { stroke: colorAt(0), fill: colorAt(0) + "99", paths: uPlot.paths.bars!({ size: [0.9, 40] }), points: { show: false } }],
         hooks: {
           setSelect: [
@@ -168,6 +165,6 @@ function Histogram(props: { data: LogSearch }) {
       resize.disconnect();
       u.destroy();
     };
-  }, [props.data]);
+  }, [props.data, props.start, props.end]);
   return <div ref={el} role="img" aria-label="Matching lines over time; drag to zoom" data-testid="log-histogram" />;
 }

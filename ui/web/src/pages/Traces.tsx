@@ -12,17 +12,7 @@ import { buildTree, criticalPath, visibleRows, type KeyValue, type SpanNode, typ
 import { formatTimestamp } from "../lib/time";
 import { formatValue } from "../lib/units";
 import { colorAt } from "../lib/palette";
-
-/** `http.status_code=500 error=true` → {"http.status_code":"500","error":"true"}; null when malformed. */
-export function parseTags(text: string): Record<string, string> | null {
-  const tags: Record<string, string> = {};
-  for (const part of text.match(/(?:[^\s"]+|"[^"]*")+/g) ?? []) {
-    const eq = part.indexOf("=");
-    if (eq <= 0) return null;
-    tags[part.slice(0, eq)] = part.slice(eq + 1).replace(/^"(.*)"$/, "$1");
-  }
-  return tags;
-}
+import { parseTags } from "../lib/tags";
 
 const us = (v: number) => formatValue(v / 1e6, "seconds");
 
