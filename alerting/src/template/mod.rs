@@ -2,7 +2,8 @@
 //! annotations and Alertmanager renders notifications: text and actions, trim markers,
 //! comments, pipelines, variables, field chains, `if`/`range`/`with`/`define`/`template`/
 //! `block`, Go's builtins and Prometheus' and Alertmanager's functions, formatted byte for byte
-//! as Go formats them.
+//! as Go formats them. The user's view (functions, limits, differences) is
+//! `alerting/docs/templates.md`.
 //!
 //! A template is parsed once ([`Template::parse`]) and rendered many times. Rendering is
 //! bounded: template calls nest at most [`exec::MAX_TEMPLATE_DEPTH`] deep, calls, controls and
