@@ -302,7 +302,7 @@ pub(crate) fn expand_entry(
             );
         }
     }
-    let labels = labels(raw.labels, "label", errors);
+    let labels = labels(raw.labels, "label", true, errors);
     let annotations = annotations(raw.annotations, errors);
 
     let mut latencies = Vec::new();

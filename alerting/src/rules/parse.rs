@@ -184,7 +184,8 @@ fn validate_group(
     let query_offset = raw
         .query_offset
         .and_then(|d| duration(d, "query_offset", errors));
-    let labels = labels(raw.labels, "group label", errors);
+    // Group labels join every rule's, alerting rules' included, whose labels are templates.
+    let labels = labels(raw.labels, "group label", true, errors);
     let rules = raw
         .rules
         .into_iter()
@@ -259,7 +260,8 @@ fn validate_rule(raw: RawRule, at: Location, errors: &mut Errors<'_>) -> Option<
             );
         }
     }
-    let labels = labels(raw.labels, "label", errors);
+    // Prometheus renders the labels of alerting rules only; a recording rule's are plain text.
+    let labels = labels(raw.labels, "label", alert.is_some(), errors);
     let annotations = annotations(raw.annotations, errors);
     if errors.errors.len() != before {
         return None;
@@ -334,10 +336,12 @@ fn check_template(value: &Spanned<String>, field: &str, errors: &mut Errors<'_>)
     }
 }
 
-/// Checks label names and templates in label values; returns the plain map.
+/// Checks label names and, when `templated`, the templates in label values; returns the plain
+/// map.
 pub(crate) fn labels(
     raw: BTreeMap<String, Spanned<String>>,
     what: &str,
+    templated: bool,
     errors: &mut Errors<'_>,
 ) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -345,7 +349,9 @@ pub(crate) fn labels(
         if !is_valid_label_name(&name) || name == "__name__" {
             errors.push(value.referenced, ErrorKind::InvalidLabelName(name.clone()));
         }
-        check_template(&value, &format!("{what} {name:?}"), errors);
+        if templated {
+            check_template(&value, &format!("{what} {name:?}"), errors);
+        }
         out.insert(name, value.value);
     }
     out

@@ -99,6 +99,16 @@ fn valid_file_parses_and_round_trips() {
 }
 
 #[test]
+fn recording_rule_labels_are_not_templates() {
+    let text = "groups:\n- name: a\n  rules:\n  - record: x:y\n    expr: up\n    labels:\n      raw: \"{{ not a template\"\n";
+    let groups = parse(text).unwrap();
+    let Rule::Recording(rule) = &groups[0].rules[0] else {
+        panic!("a recording rule");
+    };
+    assert_eq!(rule.labels["raw"], "{{ not a template");
+}
+
+#[test]
 fn empty_file_has_no_groups() {
     assert_eq!(parse(""), Ok(vec![]));
     assert_eq!(parse("# nothing yet\n"), Ok(vec![]));
