@@ -241,6 +241,40 @@ async fn statsd_p99_above_threshold_fires_once_then_resolves() {
     }
 }
 
+/// The golden-signals shorthand in a rule file, over a StatsD timer: the expanded p99 rule
+/// fires with the shorthand's labels and default annotation, with no PromQL written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golden_signals_shorthand_fires_on_a_statsd_timer() {
+    let receiver = Receiver::start(0).await;
+    let rules = r#"golden_signals:
+  - service: checkout
+    source: statsd
+    statsd:
+      latency: checkout_latency
+    latency_p99: "> 500ms"
+    window: 5s
+    interval: 1s
+    labels:
+      severity: page
+"#;
+    let setup = Setup::new(&receiver, &[("golden.yml", rules)]);
+    let argus = setup.start();
+    assert_eq!(
+        rule_names(&argus).await,
+        ["golden_signals/checkout/GoldenSignalLatencyP99"]
+    );
+    let slow = keep_sending_timers(argus.statsd, 900);
+    let fired = receiver.wait_delivered("firing", 1, WAIT).await;
+    slow.abort();
+    let alert = &fired[0].body["alerts"][0];
+    assert_eq!(alert["labels"]["alertname"], "GoldenSignalLatencyP99");
+    assert_eq!(alert["labels"]["service"], "checkout");
+    assert_eq!(alert["labels"]["signal"], "latency");
+    assert_eq!(alert["labels"]["severity"], "page");
+    let summary = alert["annotations"]["summary"].as_str().unwrap();
+    assert!(summary.contains("checkout"), "{alert}");
+}
+
 /// A condition that stops holding for less than `keep_firing_for` and comes back sends
 /// nothing: no resolved notification, no second firing one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
