@@ -169,6 +169,8 @@ impl RuleManager {
             Vec::new();
         tokio::pin!(stop);
         loop {
+            // Marked seen before the groups are read, so an `apply` in between is not missed.
+            generation.borrow_and_update();
             let groups = self.groups.read().clone();
             running.retain(|(group, cancel, _)| {
                 let keep = groups.iter().any(|g| Arc::ptr_eq(g, group));
@@ -184,7 +186,6 @@ impl RuleManager {
                     running.push((group.clone(), cancel, task));
                 }
             }
-            generation.borrow_and_update();
             tokio::select! {
                 () = &mut stop => break,
                 changed = generation.changed() => {
