@@ -1,5 +1,5 @@
-//! Alerting for Argus: Prometheus-compatible rule files, their evaluation, alert state and
-//! the HTTP API for them. Depends on `query` (PromQL evaluation, Prometheus' duration and
+//! Alerting for Argus: Prometheus-compatible rule files, their evaluation, alert state,
+//! notifications and the HTTP API for them. Depends on `query` (PromQL evaluation, Prometheus' duration and
 //! time syntax, the API's error envelope) and `storage` (where rule results are written,
 //! what `logs_count` counts).
 //!
@@ -12,18 +12,26 @@
 //!   resolved, persisted across restarts), the transition history, and hands alerts to an
 //!   [`AlertSink`]; [`rules_router`] serves `/api/v1/rules`, `/api/v1/alerts` and
 //!   `/api/v1/alerts/history`.
+//! - `notify/`: the [`Notifier`] takes receivers and a routing tree from [`NotifyConfig`],
+//!   groups, deduplicates and silences alerts as Alertmanager does, renders webhook bodies
+//!   (Alertmanager v4, Grafana legacy, Slack) and delivers them durably with retries
+//!   (`docs/notifications.md`); [`silences_router`] serves `/api/v1/silences`.
 //!
-//! The crate is cut as `alerting/docs/design.md` says; templates and notification are other
-//! modules of the same plan.
+//! The crate is cut as `alerting/docs/design.md` says.
 
 mod alert;
 mod error;
 mod eval;
+mod notify;
 mod rules;
 
 pub use alert::{AlertSink, AlertState, LabelSet, NotifyAlert, fingerprint, fingerprint_hex};
 pub use error::AlertingError;
 pub use eval::{EvalConfig, EvalDeps, LogCounter, RuleManager, rules_router};
+pub use notify::{
+    BodyKind, Notifier, NotifyConfig, ReceiverConfig, RouteConfig, Silence, SilenceMatcher,
+    SilenceState, silences_router,
+};
 
 pub use rules::{
     AlertingRule, ErrorKind, RecordingRule, Rule, RuleFile, RuleFileError, RuleGroup,

@@ -23,7 +23,7 @@ mod read;
 mod selector;
 
 pub use api::{
-    format_go_time, go_float_e, jaeger_router, logs_router, parse_prometheus_time,
+    format_rfc3339, go_float_e, jaeger_router, logs_router, parse_prometheus_time, parse_rfc3339,
     prometheus_duration_ns, router,
 };
 pub use config::QueryConfig;

@@ -30,8 +30,19 @@ pub(crate) fn dir_size(path: &Path) -> Result<u64, StorageError> {
 }
 
 /// Makes the directory entries of `dir` (files created, renamed or removed in it) durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+pub fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| StorageError::io(dir, e))
+}
+
+/// Writes `dir/name` so that a crash leaves the old content or the new, never a mix.
+pub fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<(), StorageError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, content)
+        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| StorageError::io(&path, e))?;
+    sync_dir(dir)
 }

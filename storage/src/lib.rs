@@ -30,6 +30,7 @@
 
 mod error;
 mod files;
+mod go_duration;
 mod jobs;
 mod logs;
 mod metrics;
@@ -41,6 +42,8 @@ mod varint;
 mod wal;
 
 pub use error::StorageError;
+pub use files::{sync_dir, write_atomically};
+pub use go_duration::go_duration_ns;
 pub use logs::{
     BareLogIndex, ErrorGroup, LogAppendOutcome, LogCursor, LogHit, LogOrder, LogQuery, LogRecord,
     LogSearchResult, LogStore, LogStoreConfig, LogSubscription, LogWriter, TAIL_CAPACITY,

@@ -110,7 +110,7 @@ impl From<&Alert> for ApiAlert {
 /// Go's JSON for a `time.Time`; the zero time when there is none.
 fn go_time(ms: Option<i64>) -> String {
     match ms.and_then(|ms| u64::try_from(ms).ok()) {
-        Some(ms) => query::format_go_time(UNIX_EPOCH + Duration::from_millis(ms)),
+        Some(ms) => query::format_rfc3339(UNIX_EPOCH + Duration::from_millis(ms)),
         None => "0001-01-01T00:00:00Z".to_owned(),
     }
 }

@@ -765,7 +765,7 @@ groups:
 
     let (status, rules) = get_json(&manager, "/api/v1/rules").await;
     assert_eq!(status, StatusCode::OK);
-    let active_at = query::format_go_time(
+    let active_at = query::format_rfc3339(
         std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(t0).unwrap()),
     );
     let expected = serde_json::json!({

@@ -28,8 +28,10 @@ use crate::error::QueryError;
 
 pub use jaeger::jaeger_router;
 pub use logs::logs_router;
-pub use params::{parse_time as parse_prometheus_time, prometheus_duration_ns};
-pub use promql::{go_float_e, rfc3339 as format_go_time};
+pub use params::{
+    format_rfc3339, parse_rfc3339, parse_time as parse_prometheus_time, prometheus_duration_ns,
+};
+pub use promql::go_float_e;
 
 /// The routes this crate serves, for the binary to merge into its HTTP server:
 ///

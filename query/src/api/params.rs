@@ -2,6 +2,8 @@
 //! form POST, from the `application/x-www-form-urlencoded` body; plus the parsers of the
 //! parameter types (timestamps, limits, `match[]`).
 
+use std::time::SystemTime;
+
 use axum::body::to_bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{Method, header};
@@ -188,8 +190,20 @@ fn seconds_to_ms(seconds: f64) -> Option<i64> {
     (whole as i64).checked_mul(1000)?.checked_add(frac_ms)
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, the layout Go's `time.RFC3339Nano` parses.
-fn parse_rfc3339(s: &str) -> Option<i64> {
+/// RFC 3339 in UTC, as Go's JSON writes a `time.Time` (RFC3339Nano: the fraction without
+/// trailing zeros, none when zero): `2024-05-01T12:00:00.12Z`.
+pub fn format_rfc3339(t: SystemTime) -> String {
+    let text = humantime::format_rfc3339_millis(t).to_string();
+    // "2024-05-01T12:00:00.120Z" → Go's "2024-05-01T12:00:00.12Z"
+    match text.strip_suffix('Z') {
+        Some(body) => format!("{}Z", body.trim_end_matches('0').trim_end_matches('.')),
+        None => text,
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, the layout Go's `time.RFC3339Nano` parses, to ms
+/// since the epoch (the fraction truncated to the millisecond).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 20 {
         return None;

@@ -64,7 +64,9 @@ use serde::Serialize;
 use storage::{Labels, SeriesStore, now_ms};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::params::{Params, duration_param, limit_param, parse_duration, parse_time, time_param};
+use super::params::{
+    Params, duration_param, format_rfc3339, limit_param, parse_duration, parse_time, time_param,
+};
 use super::{AppState, TRUNCATED_WARNING, success};
 use crate::config::QueryConfig;
 use crate::error::QueryError;
@@ -278,7 +280,7 @@ pub(super) async fn buildinfo() -> Response {
 /// (tokio tasks and workers stand in for goroutines and `GOMAXPROCS`).
 pub(super) async fn runtimeinfo(State(state): State<AppState>) -> Response {
     let state = &state.promql;
-    let started = rfc3339(state.started);
+    let started = format_rfc3339(state.started);
     let (tasks, workers) = tokio::runtime::Handle::try_current().map_or((0, 0), |h| {
         let m = h.metrics();
         (m.num_alive_tasks(), m.num_workers())
@@ -892,17 +894,6 @@ fn prometheus_duration(d: Duration) -> String {
     out
 }
 
-/// RFC 3339 in UTC, as Go's JSON writes a `time.Time` (RFC3339Nano: the fraction without
-/// trailing zeros, none when zero): `2024-05-01T12:00:00.12Z`.
-pub fn rfc3339(t: SystemTime) -> String {
-    let text = humantime::format_rfc3339_millis(t).to_string();
-    // "2024-05-01T12:00:00.120Z" → Go's "2024-05-01T12:00:00.12Z"
-    match text.strip_suffix('Z') {
-        Some(body) => format!("{}Z", body.trim_end_matches('0').trim_end_matches('.')),
-        None => text,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use storage::Sample;
@@ -1364,14 +1355,17 @@ mod tests {
         );
         assert_eq!(prometheus_duration(Duration::ZERO), "0s");
         assert_eq!(
-            rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)),
+            format_rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)),
             "2023-11-14T22:13:20.123Z"
         );
         assert_eq!(
-            rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_120)),
+            format_rfc3339(std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_120)),
             "2023-11-14T22:13:20.12Z"
         );
-        assert_eq!(rfc3339(std::time::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            format_rfc3339(std::time::UNIX_EPOCH),
+            "1970-01-01T00:00:00Z"
+        );
     }
 
     /// A state over an empty store, recording what its hooks are told.

@@ -633,22 +633,11 @@ fn read_floor(dir: &Path) -> Result<Option<(i64, u64)>, StorageError> {
 }
 
 fn write_floor(dir: &Path, end_ms: i64, seq: u64) -> Result<(), StorageError> {
-    write_atomically(
+    crate::files::write_atomically(
         dir,
         "RETENTION_FLOOR",
         format!("{end_ms} {seq}\n").as_bytes(),
     )
-}
-
-/// Writes `dir/name` so that a crash leaves the old content or the new, never a mix.
-fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<(), StorageError> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    std::fs::write(&tmp, content)
-        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| StorageError::io(&path, e))?;
-    crate::files::sync_dir(dir)
 }
 
 fn check_format(dir: &Path) -> Result<(), StorageError> {
@@ -660,7 +649,7 @@ fn check_format(dir: &Path) -> Result<(), StorageError> {
             detail: format!("unknown log store format {s:?}"),
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            write_atomically(dir, "FORMAT", FORMAT.as_bytes())
+            crate::files::write_atomically(dir, "FORMAT", FORMAT.as_bytes())
         }
         Err(e) => Err(StorageError::io(&path, e)),
     }
