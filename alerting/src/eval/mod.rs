@@ -88,6 +88,9 @@ pub struct RuleManager {
     groups: RwLock<Arc<Vec<Arc<Group>>>>,
     /// Bumped by every [`RuleManager::apply`], so that `run` restarts the changed groups.
     generation: watch::Sender<u64>,
+    /// Group evaluations running at once, at most one per core: more would only make each
+    /// take longer (evaluation is CPU-bound) and hold more memory at once.
+    evaluation_slots: Arc<tokio::sync::Semaphore>,
     state: StateFile,
     history: History,
 }
@@ -109,6 +112,9 @@ impl RuleManager {
             metrics: EvalMetrics::new(deps.registry),
             groups: RwLock::new(Arc::new(Vec::new())),
             generation,
+            evaluation_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
             state,
             history,
             config,
@@ -161,7 +167,8 @@ impl RuleManager {
     }
 
     /// Evaluates until `stop` resolves; each group its own schedule, evaluation on blocking
-    /// threads, never overlapping itself. A group replaced by [`RuleManager::apply`] stops
+    /// threads (at most one per core at once), never overlapping itself. A group replaced by
+    /// [`RuleManager::apply`] stops
     /// after its evaluation in progress; on `stop`, evaluations in progress are waited for.
     pub async fn run(self: Arc<Self>, stop: impl Future<Output = ()> + Send + 'static) {
         let mut generation = self.generation.subscribe();
@@ -221,11 +228,20 @@ impl RuleManager {
             if *cancelled.borrow() {
                 return;
             }
+            let slot_permit = tokio::select! {
+                _ = cancelled.changed() => return,
+                permit = self.evaluation_slots.clone().acquire_owned() => permit,
+            };
+            let Ok(slot_permit) = slot_permit else {
+                return;
+            };
             let manager = self.clone();
             let evaluated = group.clone();
-            let done =
-                tokio::task::spawn_blocking(move || manager.evaluate_group_at(&evaluated, slot))
-                    .await;
+            let done = tokio::task::spawn_blocking(move || {
+                manager.evaluate_group_at(&evaluated, slot);
+                drop(slot_permit);
+            })
+            .await;
             if let Err(err) = done {
                 tracing::error!(group = %group.key, error = %err, "rule group evaluation panicked");
             }

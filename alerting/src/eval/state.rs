@@ -1,10 +1,9 @@
 //! `state.json`: the alerts of every alerting rule, so that a restart neither announces a
 //! firing alert as new nor restarts a pending alert's `for`. Written whole and atomically
-//! (temporary file, fsync, rename, fsync of the directory) after an evaluation that changed
+//! (`storage::write_atomically`: temporary file, fsync, rename, fsync of the directory) after an evaluation that changed
 //! an alert's state; a file that does not parse is renamed aside and logged, not fatal.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
@@ -43,6 +42,7 @@ struct RuleAlerts {
 }
 
 pub(crate) struct StateFile {
+    dir: PathBuf,
     path: PathBuf,
     alerts: Mutex<HashMap<RuleKey, Vec<Alert>>>,
     /// Held while the file is written, so that two writers do not share the temporary file.
@@ -73,6 +73,7 @@ impl StateFile {
             tracing::info!(rules = alerts.len(), "alert state restored");
         }
         Ok(StateFile {
+            dir: dir.to_path_buf(),
             path,
             alerts: Mutex::new(alerts),
             writing: Mutex::new(()),
@@ -127,7 +128,8 @@ impl StateFile {
             })
             .map_err(|e| AlertingError::io(&self.path, e.into()))?
         };
-        write_atomically(&self.path, &bytes)
+        storage::write_atomically(&self.dir, FILE, &bytes)?;
+        Ok(())
     }
 }
 
@@ -145,24 +147,4 @@ fn set_aside(path: &Path, reason: &str) -> Result<(), AlertingError> {
     let aside = path.with_extension(format!("json.corrupt-{}", storage::now_ms()));
     tracing::error!(path = %path.display(), aside = %aside.display(), reason, "alert state file is unreadable; set aside, alerts start inactive");
     std::fs::rename(path, &aside).map_err(|e| AlertingError::io(path, e))
-}
-
-/// Temporary file, fsync, rename over `path`, fsync of the directory.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AlertingError> {
-    let temp = path.with_extension("tmp");
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e| AlertingError::io(p, e)
-    };
-    let mut file = std::fs::File::create(&temp).map_err(io(&temp))?;
-    file.write_all(bytes).map_err(io(&temp))?;
-    file.sync_all().map_err(io(&temp))?;
-    drop(file);
-    std::fs::rename(&temp, path).map_err(io(path))?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(dir))?;
-    }
-    Ok(())
 }
