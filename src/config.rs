@@ -100,6 +100,17 @@ pub(crate) struct ServeArgs {
     /// limit. [default: 0]
     #[arg(long, env = "ARGUS_QUERY_MAX_SERIES")]
     pub(crate) query_max_series: Option<usize>,
+    /// Directory of Prometheus rule files (*.yml, *.yaml), reloaded on SIGHUP, on change and
+    /// on POST /-/reload. [default: ./rules]
+    #[arg(long, env = "ARGUS_RULES")]
+    pub(crate) rules: Option<PathBuf>,
+    /// The URL users reach Argus at, for links in notifications (generatorURL, externalURL).
+    /// [default: http://HOSTNAME:PORT of --http]
+    #[arg(long, env = "ARGUS_EXTERNAL_URL")]
+    pub(crate) external_url: Option<String>,
+    /// Directory of dashboard files (YAML or JSON) the web UI lists. [default: ./dashboards]
+    #[arg(long, env = "ARGUS_DASHBOARDS")]
+    pub(crate) dashboards: Option<PathBuf>,
 }
 
 /// The config file's keys: the flags' names with underscores.
@@ -125,6 +136,43 @@ struct FileConfig {
     max_samples: Option<usize>,
     max_concurrent_queries: Option<usize>,
     query_max_series: Option<usize>,
+    rules: Option<PathBuf>,
+    /// `external_url`, receivers and routes; read again on reload ([`load_alerting_section`]).
+    alerting: Option<toml::Table>,
+    dashboards: Option<PathBuf>,
+}
+
+/// The config file's `[alerting]` table: the external URL, and receivers and routes
+/// (`alerting::NotifyConfig`, documented in `alerting/docs/notifications.md`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AlertingSection {
+    pub(crate) external_url: Option<String>,
+    pub(crate) notify: alerting::NotifyConfig,
+}
+
+impl AlertingSection {
+    fn from_table(mut table: toml::Table) -> anyhow::Result<AlertingSection> {
+        let external_url = match table.remove("external_url") {
+            None => None,
+            Some(toml::Value::String(url)) => Some(url),
+            Some(other) => bail!("alerting.external_url must be a string, got {other}"),
+        };
+        let notify: alerting::NotifyConfig =
+            table.try_into().context("config section [alerting]")?;
+        notify.validate().context("config section [alerting]")?;
+        Ok(AlertingSection {
+            external_url,
+            notify,
+        })
+    }
+}
+
+/// The `[alerting]` table of a config file, read again for a reload.
+pub(crate) fn load_alerting_section(path: &Path) -> anyhow::Result<AlertingSection> {
+    match load_file(path)?.alerting {
+        Some(table) => AlertingSection::from_table(table),
+        None => Ok(AlertingSection::default()),
+    }
 }
 
 /// Settings after precedence and validation.
@@ -150,6 +198,12 @@ pub(crate) struct Settings {
     pub(crate) max_samples: usize,
     pub(crate) max_concurrent_queries: usize,
     pub(crate) query_max_series: Option<usize>,
+    pub(crate) rules_dir: PathBuf,
+    pub(crate) external_url: String,
+    pub(crate) notify: alerting::NotifyConfig,
+    /// The config file the settings came from, re-read for `[alerting]` on reload.
+    pub(crate) config_file: Option<PathBuf>,
+    pub(crate) dashboards: PathBuf,
 }
 
 /// Durations as `10s`, `5m`, `15d`, `1h30m`, `250ms`; a bare `0` is zero.
@@ -164,10 +218,18 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 
 impl ServeArgs {
     pub(crate) fn resolve(self) -> anyhow::Result<Settings> {
-        let file = match &self.config {
+        let config_file = match &self.config {
+            Some(path) => Some(path.clone()),
+            None if Path::new("argus.toml").exists() => Some(PathBuf::from("argus.toml")),
+            None => None,
+        };
+        let mut file = match &config_file {
             Some(path) => load_file(path)?,
-            None if Path::new("argus.toml").exists() => load_file(Path::new("argus.toml"))?,
             None => FileConfig::default(),
+        };
+        let alerting = match file.alerting.take() {
+            Some(table) => AlertingSection::from_table(table)?,
+            None => AlertingSection::default(),
         };
         let file_duration = |key: &str, v: &Option<String>| -> anyhow::Result<Option<Duration>> {
             v.as_deref()
@@ -228,16 +290,36 @@ impl ServeArgs {
             .query_max_series
             .or(file.query_max_series)
             .filter(|n| *n > 0);
+        let http = self
+            .http
+            .or(file.http)
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8080)));
+        let external_url = self
+            .external_url
+            .or(alerting.external_url)
+            .unwrap_or_else(|| default_external_url(http));
+        let external_url = external_url.trim_end_matches('/').to_string();
+        if !(external_url.starts_with("http://") || external_url.starts_with("https://")) {
+            bail!("external_url must start with http:// or https://, got {external_url:?}");
+        }
         Ok(Settings {
             query_max_series,
+            rules_dir: self
+                .rules
+                .or(file.rules)
+                .unwrap_or_else(|| PathBuf::from("rules")),
+            external_url,
+            notify: alerting.notify,
+            config_file,
+            dashboards: self
+                .dashboards
+                .or(file.dashboards)
+                .unwrap_or_else(|| PathBuf::from("dashboards")),
             data_dir: self
                 .data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("data")),
-            http: self
-                .http
-                .or(file.http)
-                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8080))),
+            http,
             statsd: self
                 .statsd
                 .or(file.statsd)
@@ -285,6 +367,20 @@ impl ServeArgs {
     }
 }
 
+/// Prometheus' default: the machine's name and the HTTP port, since a bind address of
+/// 0.0.0.0 means nothing to whoever follows a link.
+fn default_external_url(http: SocketAddr) -> String {
+    if !http.ip().is_unspecified() {
+        return format!("http://{http}");
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("http://{host}:{}", http.port())
+}
+
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading config file {}", path.display()))?;
@@ -326,6 +422,7 @@ mod tests {
         assert_eq!(s.query_timeout, Duration::from_secs(120));
         assert_eq!(s.max_samples, 50_000_000);
         assert_eq!(s.max_concurrent_queries, 20);
+        assert_eq!(s.dashboards, PathBuf::from("dashboards"));
         std::fs::write(&path, "no_such_key = 1\n").unwrap();
         let err = ServeArgs {
             config: Some(path),

@@ -1,6 +1,7 @@
 //! The `argus` binary: command line, configuration, wiring of the crates, and shutdown.
 
 mod config;
+mod rules;
 mod serve;
 mod telemetry;
 

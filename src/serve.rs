@@ -1,7 +1,8 @@
 //! `argus serve`: opens storage (series, logs, traces), binds every listener (HTTP, StatsD,
-//! logstash, OTLP gRPC and HTTP), prints the ready line, and shuts down in order on
-//! SIGTERM/SIGINT: stop listening, flush StatsD, drain HTTP and OTLP, flush the span-derived
-//! series, close storage.
+//! logstash, OTLP gRPC and HTTP), loads the rule files and starts their evaluation and the
+//! notifier, prints the ready line, and shuts down in order on SIGTERM/SIGINT: stop
+//! listening, flush StatsD, drain HTTP and OTLP, flush the span-derived series, stop rule
+//! evaluation, then notification, close storage.
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use storage::{
 use tokio::sync::watch;
 
 use crate::config::Settings;
+use crate::rules::RuleFiles;
 use crate::telemetry::{HttpMetrics, access_log};
 
 #[derive(Clone)]
@@ -181,6 +183,8 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             http_metrics.clone(),
             access_log,
         ));
+    let (notifier, rule_manager, rule_files) =
+        start_alerting(&settings, &registry, &store, &writer, &log_store).await?;
     // One config: each builds and registers the query metrics.
     let query_settings = query_config(&settings, &registry);
     let app = Router::new()
@@ -207,6 +211,13 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             &query_settings,
         ))
         .merge(query::router(store.clone(), query_settings))
+        .merge(alerting::rules_router(rule_manager.clone()))
+        .merge(alerting::silences_router(notifier.clone()))
+        .merge(rule_files.router())
+        // Last: its fallback serves the app for every path the routers above do not own.
+        .merge(ui::router(ui::UiConfig {
+            dashboards_dir: settings.dashboards.clone(),
+        }))
         .layer(axum::middleware::from_fn_with_state(
             http_metrics,
             access_log,
@@ -231,6 +242,13 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     // final flush.
     let (derive_stop_tx, derive_stop_rx) = watch::channel(false);
     let derive_task = tokio::spawn(deriver.run(writer.clone(), stopped(derive_stop_rx)));
+    // Rule evaluation writes to the series store and feeds the notifier: it stops after
+    // ingest and before both.
+    let (alerting_stop_tx, alerting_stop_rx) = watch::channel(false);
+    let (notify_stop_tx, notify_stop_rx) = watch::channel(false);
+    let rules_watch_task = tokio::spawn(rule_files.watch(stopped(stop_rx.clone())));
+    let eval_task = tokio::spawn(rule_manager.run(stopped(alerting_stop_rx)));
+    let notify_task = tokio::spawn(notifier.run(stopped(notify_stop_rx)));
     let http_task = tokio::spawn(
         axum::serve(
             listener,
@@ -288,6 +306,19 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             }
             Err(e) => tracing::error!(error = %e, "span deriver task failed"),
         }
+        let _ = alerting_stop_tx.send(true);
+        for (name, task) in [
+            ("rule file watcher", rules_watch_task),
+            ("rule evaluation", eval_task),
+        ] {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "{name} task failed");
+            }
+        }
+        let _ = notify_stop_tx.send(true);
+        if let Err(e) = notify_task.await {
+            tracing::error!(error = %e, "notifier task failed");
+        }
         let store = store.clone();
         let log_store = log_store.clone();
         let trace_store = trace_store.clone();
@@ -312,6 +343,76 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             settings.shutdown_timeout
         ),
     }
+}
+
+/// The notifier (receivers, routes, silences, durable delivery), the rule manager (evaluation,
+/// alert state) and the rule files loaded into it. Broken rule files at start-up are
+/// reported and leave the server running without them, as a broken reload would.
+async fn start_alerting(
+    settings: &Settings,
+    registry: &Registry,
+    store: &Arc<SeriesStore>,
+    writer: &Arc<dyn SeriesWriter>,
+    log_store: &Arc<LogStore>,
+) -> anyhow::Result<(
+    Arc<alerting::Notifier>,
+    Arc<alerting::RuleManager>,
+    Arc<RuleFiles>,
+)> {
+    let dir = settings.data_dir.join("alerting");
+    let notifier = alerting::Notifier::open(
+        settings.notify.clone(),
+        &dir.join("notify"),
+        &settings.external_url,
+        registry,
+    )
+    .with_context(|| format!("opening the notifier in {}", dir.join("notify").display()))?;
+    let eval_config = alerting::EvalConfig {
+        data_dir: dir.join("eval"),
+        default_interval: std::time::Duration::from_secs(60),
+        default_query_offset: std::time::Duration::ZERO,
+        external_url: settings.external_url.clone(),
+        external_labels: alerting::LabelSet::new(),
+        engine: query::promql::EngineConfig {
+            lookback_delta: settings.lookback_delta,
+            timeout: settings.query_timeout,
+            max_samples: settings.max_samples,
+            max_series: settings.query_max_series,
+        },
+        history_retention: std::time::Duration::from_secs(30 * 86_400),
+    };
+    let logs: Arc<dyn alerting::LogCounter> = log_store.clone();
+    let manager = alerting::RuleManager::open(
+        eval_config,
+        alerting::EvalDeps {
+            source: store.clone(),
+            writer: writer.clone(),
+            logs: Some(logs),
+            sink: notifier.clone(),
+            registry,
+        },
+    )
+    .with_context(|| {
+        format!(
+            "opening rule evaluation state in {}",
+            dir.join("eval").display()
+        )
+    })?;
+    let rule_files = RuleFiles::new(
+        settings.rules_dir.clone(),
+        settings.config_file.clone(),
+        manager.clone(),
+        notifier.clone(),
+        registry,
+    );
+    if let Err(errors) = rule_files.reload(false).await {
+        tracing::error!(
+            errors = errors.len(),
+            "starting without the rule files of {}; fix them and reload (SIGHUP or POST /-/reload)",
+            settings.rules_dir.display()
+        );
+    }
+    Ok((notifier, manager, rule_files))
 }
 
 /// The query crate's settings, with its metrics (`argus_query_*`) in the server's registry.

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use query::promql::PromqlError;
 use storage::StorageError;
 
@@ -82,6 +83,7 @@ pub enum AlertingError {
     #[error("webhook client: {0}")]
     HttpClient(String),
 }
+
 impl AlertingError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         AlertingError::Io {
@@ -100,4 +102,29 @@ impl AlertingError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+}
+
+impl IntoResponse for AlertingError {
+    fn into_response(self) -> Response {
+        error_response(self.status(), &self.to_string())
+    }
+}
+
+/// An error body in the envelope of Argus' Prometheus-style APIs:
+/// `{"status":"error","errorType":…,"error":…}`.
+pub(crate) fn error_response(status: StatusCode, message: &str) -> Response {
+    let error_type = match status {
+        StatusCode::BAD_REQUEST => "bad_data",
+        StatusCode::NOT_FOUND => "not_found",
+        _ => "internal",
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({
+            "status": "error",
+            "errorType": error_type,
+            "error": message,
+        })),
+    )
+        .into_response()
 }

@@ -1,6 +1,6 @@
 //! Alerting for Argus: Prometheus-compatible rule files, their evaluation, alert state,
-//! notifications and the HTTP API for them. Depends on `query` (PromQL evaluation, Prometheus' duration and
-//! time syntax, the API's error envelope) and `storage` (where rule results are written,
+//! notifications and the HTTP API for them. Depends on `query` (PromQL evaluation,
+//! Prometheus' duration and time syntax, the API's error envelope) and `storage` (where rule results are written,
 //! what `logs_count` counts).
 //!
 //! - `rules/`: [`load_rule_files`] reads Prometheus rule files (`groups` of alerting and
@@ -14,8 +14,12 @@
 //!   `/api/v1/alerts/history`.
 //! - `notify/`: the [`Notifier`] takes receivers and a routing tree from [`NotifyConfig`],
 //!   groups, deduplicates and silences alerts as Alertmanager does, renders webhook bodies
-//!   (Alertmanager v4, Grafana legacy, Slack) and delivers them durably with retries
-//!   (`docs/notifications.md`); [`silences_router`] serves `/api/v1/silences`.
+//!   (Alertmanager v4, Grafana legacy, Slack, a Go template) and delivers them durably with
+//!   retries (`docs/notifications.md`); [`silences_router`] serves `/api/v1/silences`.
+//!
+//! - `template/`: [`Template`] is Go's `text/template` as Prometheus renders alert labels and
+//!   annotations ([`render_alert_template`]) and Alertmanager renders notifications; rule
+//!   validation checks every label and annotation template with [`check_alert_template`].
 //!
 //! The crate is cut as `alerting/docs/design.md` says.
 
@@ -24,6 +28,7 @@ mod error;
 mod eval;
 mod notify;
 mod rules;
+mod template;
 
 pub use alert::{AlertSink, AlertState, LabelSet, NotifyAlert, fingerprint, fingerprint_hex};
 pub use error::AlertingError;
@@ -36,4 +41,7 @@ pub use notify::{
 pub use rules::{
     AlertingRule, ErrorKind, RecordingRule, Rule, RuleFile, RuleFileError, RuleGroup,
     format_duration, load_rule_files, parse_duration, parse_rule_file,
+};
+pub use template::{
+    AlertTemplateData, Template, TemplateError, check_alert_template, render_alert_template,
 };

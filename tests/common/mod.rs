@@ -1,6 +1,8 @@
 //! Starts the real `argus` binary on ephemeral ports and talks to it as a client would.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod webhook;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -15,7 +15,7 @@ use storage::now_ms;
 use super::Notifier;
 use super::body::go_time;
 use super::silence::{Silence, SilenceMatcher, SilenceRequest};
-use crate::error::AlertingError;
+use crate::error::{AlertingError, error_response};
 
 /// The silences API over this notifier.
 pub fn silences_router(notifier: Arc<Notifier>) -> Router {
@@ -75,30 +75,6 @@ struct PostableSilence {
     comment: String,
 }
 
-/// An error in the JSON envelope the Prometheus-style APIs use.
-fn error(status: StatusCode, message: &str) -> Response {
-    let error_type = match status {
-        StatusCode::BAD_REQUEST => "bad_data",
-        StatusCode::NOT_FOUND => "not_found",
-        _ => "internal",
-    };
-    (
-        status,
-        axum::Json(serde_json::json!({
-            "status": "error",
-            "errorType": error_type,
-            "error": message,
-        })),
-    )
-        .into_response()
-}
-
-impl IntoResponse for AlertingError {
-    fn into_response(self) -> Response {
-        error(self.status(), &self.to_string())
-    }
-}
-
 async fn list(State(notifier): State<Arc<Notifier>>) -> Response {
     let now = now_ms();
     let silences = notifier.silences();
@@ -125,7 +101,7 @@ fn parse_time(field: &str, text: &str) -> Result<i64, AlertingError> {
 async fn create(State(notifier): State<Arc<Notifier>>, body: Bytes) -> Response {
     let posted: PostableSilence = match serde_json::from_slice(&body) {
         Ok(posted) => posted,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid silence: {e}")),
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("invalid silence: {e}")),
     };
     let request = match (
         parse_time("startsAt", &posted.starts_at),
@@ -149,7 +125,7 @@ async fn create(State(notifier): State<Arc<Notifier>>, body: Bytes) -> Response 
             axum::Json(serde_json::json!({ "silenceID": id })).into_response()
         }
         Ok(Err(e)) => e.into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
@@ -158,6 +134,6 @@ async fn expire(State(notifier): State<Arc<Notifier>>, Path(id): Path<String>) -
     match result {
         Ok(Ok(())) => StatusCode::OK.into_response(),
         Ok(Err(e)) => e.into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }

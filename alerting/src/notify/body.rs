@@ -1,10 +1,12 @@
 //! Request bodies of a notification: Alertmanager's webhook payload version 4 (the default, so
-//! every existing webhook receiver works), Grafana's legacy alerting webhook, and a Slack
-//! incoming-webhook message. All start from the same group data, after `max_alerts`.
+//! every existing webhook receiver works), Grafana's legacy alerting webhook, a Slack
+//! incoming-webhook message, and a Go template over Alertmanager's template data. All start
+//! from the same group data, after `max_alerts`.
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::config::{BodyKind, Receiver};
 use super::route::label_set_string;
@@ -31,6 +33,16 @@ pub(crate) fn render(receiver: &Receiver, data: &GroupData<'_>) -> Result<String
         BodyKind::Alertmanager => serde_json::to_string(&view.webhook_v4()),
         BodyKind::Grafana => serde_json::to_string(&view.grafana()),
         BodyKind::Slack => serde_json::to_string(&view.slack()),
+        BodyKind::Template => {
+            let template = receiver
+                .template
+                .as_ref()
+                .ok_or_else(|| "body = \"template\" without a parsed template".to_owned())?;
+            let vars = [("externalURL", Value::from(data.external_url))];
+            return template
+                .render(&view.template_data(), &vars)
+                .map_err(|e| format!("cannot render the body template: {e}"));
+        }
     };
     bytes.map_err(|e| format!("cannot encode the body: {e}"))
 }
@@ -244,6 +256,40 @@ impl<'a> View<'a> {
             rule_url: self.link(),
             tags: &self.common_labels,
         }
+    }
+
+    /// Alertmanager's template data (`template.Data`) as JSON, Go's field names; a JSON array
+    /// cannot carry Go's `.Alerts.Firing` method, so the lists are `.FiringAlerts` and
+    /// `.ResolvedAlerts`. Times are strings in Go's JSON form.
+    fn template_data(&self) -> Value {
+        let alert = |alert: &&NotifyAlert| {
+            json!({
+                "Status": status_of(alert),
+                "Labels": alert.labels,
+                "Annotations": alert.annotations,
+                "StartsAt": go_time(alert.starts_at_ms),
+                "EndsAt": alert.ends_at_ms.map_or_else(|| GO_ZERO_TIME.to_owned(), go_time),
+                "GeneratorURL": alert.generator_url,
+                "Fingerprint": fingerprint_hex(&alert.labels),
+                "Value": Some(alert.value).filter(|v| v.is_finite()),
+            })
+        };
+        let list = |keep: &dyn Fn(&&&NotifyAlert) -> bool| -> Vec<Value> {
+            self.alerts.iter().filter(keep).map(alert).collect()
+        };
+        json!({
+            "Receiver": self.data.receiver,
+            "Status": self.status(),
+            "Alerts": list(&|_| true),
+            "FiringAlerts": list(&|a| !a.is_resolved()),
+            "ResolvedAlerts": list(&|a| a.is_resolved()),
+            "GroupLabels": self.data.group_labels,
+            "CommonLabels": self.common_labels,
+            "CommonAnnotations": self.common_annotations,
+            "ExternalURL": self.data.external_url,
+            "GroupKey": self.data.group_key,
+            "TruncatedAlerts": self.truncated,
+        })
     }
 
     fn slack(&self) -> Slack {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::route::{GroupBy, Route};
 use crate::error::AlertingError;
 use crate::parse_duration;
+use crate::template::Template;
 
 /// Receivers and the routing tree. `NotifyConfig::default()` has neither: alerts are kept and
 /// listed but not sent.
@@ -43,6 +44,10 @@ pub struct ReceiverConfig {
     pub send_resolved: bool,
     #[serde(default)]
     pub body: BodyKind,
+    /// The Go template of the body when `body = "template"`, over Alertmanager's notification
+    /// data (`alerting/docs/notifications.md` lists the fields).
+    #[serde(default)]
+    pub body_template: Option<String>,
     /// Default `application/json`.
     #[serde(default)]
     pub content_type: Option<String>,
@@ -66,6 +71,8 @@ pub enum BodyKind {
     Grafana,
     /// A Slack incoming-webhook message (`text` and coloured `attachments`).
     Slack,
+    /// `body_template` rendered over Alertmanager's notification data.
+    Template,
 }
 
 /// A node of the routing tree; children inherit what they leave unset.
@@ -120,6 +127,8 @@ pub(crate) struct Receiver {
     pub(crate) timeout: Duration,
     pub(crate) send_resolved: bool,
     pub(crate) body: BodyKind,
+    /// Parsed `body_template`; present exactly when `body` is [`BodyKind::Template`].
+    pub(crate) template: Option<Template>,
     pub(crate) content_type: String,
     pub(crate) max_alerts: usize,
 }
@@ -192,14 +201,12 @@ fn compile_receiver(config: &ReceiverConfig) -> Result<Receiver, AlertingError> 
     let url = reqwest::Url::parse(&config.url)
         .map_err(|e| invalid(format!("url {:?}: {e}", config.url)))?;
     match url.scheme() {
-        "http" => {}
-        "https" => {
+        "http" | "https" => {}
+        other => {
             return Err(invalid(format!(
-                "url {:?}: https is not supported by this build (plain http only)",
-                config.url
+                "url scheme {other:?} is not http or https"
             )));
         }
-        other => return Err(invalid(format!("url scheme {other:?} is not http"))),
     }
     let mut headers = HeaderMap::new();
     for (name, value) in &config.headers {
@@ -220,6 +227,23 @@ fn compile_receiver(config: &ReceiverConfig) -> Result<Receiver, AlertingError> 
         }
         None => DEFAULT_TIMEOUT,
     };
+    let template = match (config.body, &config.body_template) {
+        (BodyKind::Template, Some(text)) => Some(
+            Template::parse_with_vars(&format!("{}.body_template", config.name), text, &[])
+                .map_err(|e| invalid(format!("body_template: {e}")))?,
+        ),
+        (BodyKind::Template, None) => {
+            return Err(invalid(
+                "body = \"template\" needs a body_template".to_owned(),
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(invalid(
+                "body_template is only used with body = \"template\"".to_owned(),
+            ));
+        }
+        (_, None) => None,
+    };
     let content_type = config
         .content_type
         .clone()
@@ -233,6 +257,7 @@ fn compile_receiver(config: &ReceiverConfig) -> Result<Receiver, AlertingError> 
         timeout,
         send_resolved: config.send_resolved,
         body: config.body,
+        template,
         content_type,
         max_alerts: config.max_alerts,
     })

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use reqwest::header::CONTENT_TYPE;
 use storage::now_ms;
+use tokio::sync::watch;
 
 use super::Notifier;
 use super::config::Receiver;
@@ -40,8 +41,9 @@ fn backoff(attempts: u32) -> Duration {
 async fn post(client: &reqwest::Client, receiver: &Receiver, queued: &Queued) -> Outcome {
     let response = client
         .post(receiver.url.clone())
-        .headers(receiver.headers.clone())
         .header(CONTENT_TYPE, queued.content_type.as_str())
+        // after the content type, so that a configured Content-Type header wins
+        .headers(receiver.headers.clone())
         .timeout(receiver.timeout)
         .body(queued.body.clone())
         .send()
@@ -69,9 +71,14 @@ async fn post(client: &reqwest::Client, receiver: &Receiver, queued: &Queued) ->
     }
 }
 
-/// Runs one notification to its end (delivered or given up). Cancelling the task leaves its
-/// file in the queue, to be resumed by the next run.
-pub(crate) async fn deliver(notifier: Arc<Notifier>, mut queued: Queued) {
+/// Runs one notification to its end (delivered or given up), or until `stop` turns true:
+/// then it returns at once while waiting or sending, leaving its file in the queue for the
+/// next run, but never while recording an outcome, so a stop leaves the files consistent.
+pub(crate) async fn deliver(
+    notifier: Arc<Notifier>,
+    mut queued: Queued,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         if !notifier.queue.is_current(&queued) {
             tracing::debug!(receiver = %queued.receiver, id = %queued.id, "notification superseded");
@@ -96,14 +103,20 @@ pub(crate) async fn deliver(notifier: Arc<Notifier>, mut queued: Queued) {
         }
         if queued.next_attempt_ms > now {
             let wait = u64::try_from(queued.next_attempt_ms - now).unwrap_or(0);
-            tokio::time::sleep(Duration::from_millis(wait)).await;
-            continue;
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(wait)) => continue,
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
         }
-        let Ok(_slot) = Arc::clone(&notifier.delivery_slots).acquire_owned().await else {
-            return;
-        };
         let started = Instant::now();
-        let outcome = post(&notifier.client, &receiver, &queued).await;
+        let attempt = async {
+            let _slot = Arc::clone(&notifier.delivery_slots).acquire_owned().await;
+            post(&notifier.client, &receiver, &queued).await
+        };
+        let outcome = tokio::select! {
+            outcome = attempt => outcome,
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        };
         let metrics = &notifier.metrics;
         metrics
             .latency

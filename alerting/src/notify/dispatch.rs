@@ -18,6 +18,20 @@ use crate::alert::{LabelSet, NotifyAlert, fingerprint};
 /// 15 minutes as well).
 const RESOLVED_KEPT_MS: i64 = 15 * 60 * 1000;
 
+/// The least refresh interval assumed when deciding an alert is stale (Prometheus'
+/// `--rules.alert.resend-delay`).
+const MIN_REFRESH_MS: i64 = 60 * 1000;
+/// A firing alert that evaluation stopped re-sending for this many refresh intervals is
+/// resolved, as Alertmanager resolves an alert whose `endsAt` (Prometheus: four intervals
+/// ahead) passed; this is what ends the alerts of a rule removed by a reload.
+const STALE_AFTER_INTERVALS: i64 = 4;
+
+/// When evaluation last sent a firing alert, and how long it took between its last two sends.
+struct Refresh {
+    last_ms: i64,
+    interval_ms: Option<i64>,
+}
+
 struct Group {
     route: Arc<Route>,
     labels: LabelSet,
@@ -41,10 +55,12 @@ pub(crate) struct Dispatcher {
     groups: HashMap<(String, LabelSet), Group>,
     /// Every alert received, by fingerprint, for listing (routes or not).
     alerts: HashMap<u64, NotifyAlert>,
+    refreshes: HashMap<u64, Refresh>,
 }
 
 impl Dispatcher {
-    /// Adds or refreshes an alert in the groups of the routes it matches.
+    /// Takes an alert sent by evaluation: adds or refreshes it in the groups of the routes it
+    /// matches, and notes when it was sent.
     pub(crate) fn insert(
         &mut self,
         root: Option<&Arc<Route>>,
@@ -52,6 +68,24 @@ impl Dispatcher {
         now: Instant,
         now_ms: i64,
     ) {
+        let fp = fingerprint(&alert.labels);
+        if alert.is_resolved() {
+            self.refreshes.remove(&fp);
+        } else {
+            let refresh = self.refreshes.entry(fp).or_insert(Refresh {
+                last_ms: now_ms,
+                interval_ms: None,
+            });
+            if now_ms > refresh.last_ms {
+                refresh.interval_ms = Some(now_ms - refresh.last_ms);
+                refresh.last_ms = now_ms;
+            }
+        }
+        self.place(root, alert, now, now_ms);
+    }
+
+    /// Puts an alert into the groups of the routes it matches, and the listing.
+    fn place(&mut self, root: Option<&Arc<Route>>, alert: NotifyAlert, now: Instant, now_ms: i64) {
         let fp = fingerprint(&alert.labels);
         if let Some(root) = root {
             for route in root.matching(&alert.labels) {
@@ -115,7 +149,7 @@ impl Dispatcher {
         let alerts: Vec<NotifyAlert> = self.alerts.values().cloned().collect();
         for alert in alerts {
             if !alert.is_resolved() {
-                self.insert(root, alert, now, now_ms);
+                self.place(root, alert, now, now_ms);
             }
         }
     }
@@ -126,6 +160,34 @@ impl Dispatcher {
             a.ends_at_ms
                 .is_none_or(|end| now_ms - end < RESOLVED_KEPT_MS)
         });
+    }
+
+    /// Resolves the firing alerts evaluation stopped sending (see [`STALE_AFTER_INTERVALS`]);
+    /// answers how many. An alert seen only once has no known interval and is left alone.
+    pub(crate) fn resolve_stale(
+        &mut self,
+        root: Option<&Arc<Route>>,
+        now: Instant,
+        now_ms: i64,
+    ) -> usize {
+        let stale: Vec<u64> = self
+            .refreshes
+            .iter()
+            .filter(|(_, r)| {
+                r.interval_ms.is_some_and(|interval| {
+                    now_ms - r.last_ms > STALE_AFTER_INTERVALS * interval.max(MIN_REFRESH_MS)
+                })
+            })
+            .map(|(fp, _)| *fp)
+            .collect();
+        for fp in &stale {
+            self.refreshes.remove(fp);
+            if let Some(mut alert) = self.alerts.get(fp).cloned() {
+                alert.ends_at_ms = Some(now_ms);
+                self.place(root, alert, now, now_ms);
+            }
+        }
+        stale.len()
     }
 
     pub(crate) fn alerts(&self) -> Vec<NotifyAlert> {
@@ -180,6 +242,68 @@ mod tests {
             notification: None,
             delivered_ms: None,
         }
+    }
+
+    #[test]
+    fn alerts_no_longer_sent_are_resolved_after_four_intervals() {
+        let config: super::super::NotifyConfig = toml::from_str(
+            "[[receivers]]\nname = \"a\"\nurl = \"http://h/x\"\n[route]\nreceiver = \"a\"\ngroup_wait = \"0s\"",
+        )
+        .unwrap();
+        let root = super::super::config::Compiled::new(&config).unwrap().route;
+        let mut dispatcher = Dispatcher::default();
+        let now = Instant::now();
+        let alert = NotifyAlert {
+            labels: [("alertname".to_owned(), "Gone".to_owned())].into(),
+            annotations: LabelSet::new(),
+            starts_at_ms: 0,
+            ends_at_ms: None,
+            generator_url: String::new(),
+            value: 1.0,
+        };
+        let minute = 60_000;
+        dispatcher.insert(root.as_ref(), alert.clone(), now, 0);
+        // seen once: no interval known, never stale
+        assert_eq!(
+            dispatcher.resolve_stale(root.as_ref(), now, 100 * minute),
+            0
+        );
+        dispatcher.insert(root.as_ref(), alert.clone(), now, 100 * minute);
+        dispatcher.insert(root.as_ref(), alert.clone(), now, 102 * minute);
+        // every 2 minutes: stale after 8 minutes without a send
+        assert_eq!(
+            dispatcher.resolve_stale(root.as_ref(), now, 110 * minute),
+            0
+        );
+        assert_eq!(
+            dispatcher.resolve_stale(root.as_ref(), now, 110 * minute + 1),
+            1
+        );
+        let flushed = dispatcher.due(now);
+        assert_eq!(flushed.len(), 1);
+        assert_eq!(flushed[0].alerts[0].ends_at_ms, Some(110 * minute + 1));
+        assert!(dispatcher.alerts()[0].is_resolved());
+        assert_eq!(
+            dispatcher.resolve_stale(root.as_ref(), now, 200 * minute),
+            0
+        );
+
+        // a reload's re-routing is not a send: it does not shorten the learned interval
+        let slow = NotifyAlert {
+            labels: [("alertname".to_owned(), "Slow".to_owned())].into(),
+            ..alert
+        };
+        dispatcher.insert(root.as_ref(), slow.clone(), now, 300 * minute);
+        dispatcher.insert(root.as_ref(), slow, now, 310 * minute);
+        dispatcher.reroute(root.as_ref(), now, 311 * minute);
+        assert_eq!(
+            dispatcher.resolve_stale(root.as_ref(), now, 350 * minute),
+            0
+        );
+        assert_eq!(
+            dispatcher.resolve_stale(root.as_ref(), now, 350 * minute + 1),
+            1
+        );
     }
 
     #[test]

@@ -175,7 +175,8 @@ pub(crate) fn go_quote(value: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
             c => out.push(c),
         }
     }
@@ -194,6 +195,14 @@ fn unquote(quoted: &str) -> Option<String> {
                 'r' => '\r',
                 't' => '\t',
                 other @ ('"' | '\\' | '\'') => other,
+                'x' => {
+                    let hex: String = chars.by_ref().take(2).collect();
+                    char::from(u8::from_str_radix(&hex, 16).ok().filter(u8::is_ascii)?)
+                }
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
+                }
                 _ => return None,
             }),
             '"' => return None,
@@ -263,6 +272,22 @@ mod tests {
         let empty = Matcher::parse("team=\"\"").unwrap();
         assert!(empty.matches(&labels(&[])));
         assert!(!empty.matches(&labels(&[("team", "a")])));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics_and_printing_round_trips(text in "\\PC{0,40}") {
+            if let Ok(m) = Matcher::parse(&text) {
+                let again = Matcher::parse(&m.to_string()).unwrap();
+                proptest::prop_assert_eq!(again, m);
+            }
+        }
+
+        #[test]
+        fn any_value_round_trips(name in "[a-z_][a-z0-9_]{0,8}", value in "\\PC{0,20}|[\\x00-\\x1f\\x7f-\\u{9f}\"\\\\]{0,5}") {
+            let m = Matcher::new(&name, MatchOp::NotEqual, &value).unwrap();
+            proptest::prop_assert_eq!(Matcher::parse(&m.to_string()).unwrap(), m);
+        }
     }
 
     #[test]

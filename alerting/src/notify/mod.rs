@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 use storage::now_ms;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -178,9 +178,12 @@ impl Notifier {
             tracing::warn!("notifier already running");
             return;
         };
-        let mut deliveries = JoinSet::new();
+        let mut deliveries = Deliveries {
+            tasks: JoinSet::new(),
+            stop: watch::channel(false).0,
+        };
         for queued in std::mem::take(&mut *self.resumed.lock()) {
-            deliveries.spawn(deliver::deliver(Arc::clone(&self), queued));
+            deliveries.start(&self, queued);
         }
         let mut maintenance = tokio::time::interval(MAINTENANCE_EVERY);
         tokio::pin!(stop);
@@ -204,10 +207,13 @@ impl Notifier {
                 () = flush_timer => self.flush_due(&mut deliveries).await,
                 () = self.rerouted.notified() => {}
                 _ = maintenance.tick() => self.maintain().await,
-                Some(_) = deliveries.join_next(), if !deliveries.is_empty() => {}
+                Some(_) = deliveries.tasks.join_next(), if !deliveries.tasks.is_empty() => {}
             }
         }
-        deliveries.shutdown().await;
+        // Deliveries stop at their next safe point; waiting for them means no file is being
+        // written once `run` returns.
+        let _ = deliveries.stop.send(true);
+        while deliveries.tasks.join_next().await.is_some() {}
         tracing::info!(queued = self.queue.len(), "notifier stopped");
     }
 
@@ -223,7 +229,7 @@ impl Notifier {
 
     /// Flushes the groups that are due: decides, renders, makes the notifications durable
     /// (off the async threads), then starts their deliveries.
-    async fn flush_due(self: &Arc<Self>, deliveries: &mut JoinSet<()>) {
+    async fn flush_due(self: &Arc<Self>, deliveries: &mut Deliveries) {
         let flushes = self.dispatcher.lock().due(Instant::now());
         let now_ms = now_ms();
         let compiled = Arc::clone(&self.compiled.read());
@@ -238,7 +244,7 @@ impl Notifier {
         match tokio::task::spawn_blocking(move || this.persist(plans)).await {
             Ok(queued) => {
                 for queued in queued {
-                    deliveries.spawn(deliver::deliver(Arc::clone(self), queued));
+                    deliveries.start(self, queued);
                 }
             }
             Err(e) => tracing::error!(error = %e, "notification persistence task failed"),
@@ -356,7 +362,18 @@ impl Notifier {
 
     async fn maintain(self: &Arc<Self>) {
         let now = now_ms();
-        self.dispatcher.lock().expire(now);
+        let root = self.compiled.read().route.clone();
+        {
+            let mut dispatcher = self.dispatcher.lock();
+            let stale = dispatcher.resolve_stale(root.as_ref(), Instant::now(), now);
+            if stale > 0 {
+                tracing::info!(
+                    count = stale,
+                    "alerts no longer sent by evaluation resolved"
+                );
+            }
+            dispatcher.expire(now);
+        }
         let this = Arc::clone(self);
         let result = tokio::task::spawn_blocking(move || {
             if this.nflog.expire(now) {
@@ -377,6 +394,22 @@ impl Notifier {
             Ok(Err(e)) => tracing::error!(error = %e, "notifier maintenance failed"),
             Err(e) => tracing::error!(error = %e, "notifier maintenance task failed"),
         }
+    }
+}
+
+/// The delivery tasks of a run, and the signal that ends them.
+struct Deliveries {
+    tasks: JoinSet<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl Deliveries {
+    fn start(&mut self, notifier: &Arc<Notifier>, queued: Queued) {
+        self.tasks.spawn(deliver::deliver(
+            Arc::clone(notifier),
+            queued,
+            self.stop.subscribe(),
+        ));
     }
 }
 

@@ -51,22 +51,36 @@ impl Queue {
     /// Opens `dir/queue`, answering the notifications to resume (older ones of the same group
     /// are deleted: they are superseded).
     pub(crate) fn open(dir: &Path) -> Result<(Self, Vec<Queued>), AlertingError> {
+        let parent = dir;
         let dir = dir.join(DIR);
-        std::fs::create_dir_all(&dir).map_err(|e| AlertingError::io(&dir, e))?;
+        if !dir.is_dir() {
+            std::fs::create_dir_all(&dir).map_err(|e| AlertingError::io(&dir, e))?;
+            storage::sync_dir(parent)?;
+        }
         let mut found = Vec::new();
         let listing = std::fs::read_dir(&dir).map_err(|e| AlertingError::io(&dir, e))?;
         for entry in listing {
             let path = entry.map_err(|e| AlertingError::io(&dir, e))?.path();
-            if path.extension().is_none_or(|ext| ext != "json") {
-                continue;
+            match path.extension().and_then(|ext| ext.to_str()) {
+                Some("json") => {}
+                // a write cut short by a crash: its notification was never acted upon
+                Some("tmp") => {
+                    std::fs::remove_file(&path).map_err(|e| AlertingError::io(&path, e))?;
+                    continue;
+                }
+                _ => continue,
             }
             let bytes = std::fs::read(&path).map_err(|e| AlertingError::io(&path, e))?;
-            let queued: Queued =
-                serde_json::from_slice(&bytes).map_err(|e| AlertingError::Corrupt {
-                    path: path.clone(),
-                    detail: e.to_string(),
-                })?;
-            found.push(queued);
+            match serde_json::from_slice::<Queued>(&bytes) {
+                Ok(queued) => found.push(queued),
+                Err(e) => {
+                    // Files are written atomically, so this is damage from outside; one bad
+                    // notification must not keep the others (or Argus) from starting.
+                    let aside = path.with_extension("corrupt");
+                    tracing::error!(path = %path.display(), error = %e, "unreadable queued notification set aside");
+                    std::fs::rename(&path, &aside).map_err(|e| AlertingError::io(&path, e))?;
+                }
+            }
         }
         found.sort_by(|a, b| a.id.cmp(&b.id));
         let queue = Queue {

@@ -156,6 +156,14 @@ impl Running {
         }
     }
 
+    /// Ends the run the way a crash would: no stop signal, the task is just gone.
+    async fn crash(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
     async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -321,6 +329,73 @@ async fn grafana_and_slack_bodies_and_headers() {
     assert_eq!(s["text"], "[RESOLVED:1] DiskFull");
     assert_eq!(s["attachments"][0]["color"], "good");
     running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_body_renders_alertmanager_data() {
+    let (rec, url) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let receiver_extra = r#"
+        body = "template"
+        content_type = "text/plain"
+        body_template = '''{{ .Status }} {{ .Receiver }} {{ .CommonAnnotations.summary }}: {{ len .FiringAlerts }} firing, {{ len .ResolvedAlerts }} resolved;{{ range .Alerts }} {{ .Labels.host }}={{ .Status }}@{{ .StartsAt }}{{ end }} {{ .GroupLabels.alertname }} {{ .ExternalURL }}'''
+    "#;
+    let running = Running::start(
+        simple(
+            &url,
+            receiver_extra,
+            "group_by = [\"alertname\"]\ngroup_wait = \"0s\"",
+        ),
+        dir.path(),
+    );
+    let mut a = alert(&[("alertname", "Disk"), ("host", "a")]);
+    a.starts_at_ms = 1_700_000_000_000;
+    let mut b = alert(&[("alertname", "Disk"), ("host", "b")]);
+    b.starts_at_ms = 1_700_000_000_500;
+    b.ends_at_ms = Some(1_700_000_100_000);
+    running.notifier.send(vec![b, a]);
+    assert!(eventually(SOON, || rec.count() == 1).await);
+    assert_eq!(
+        rec.bodies.lock()[0],
+        "firing ops something is wrong: 1 firing, 1 resolved; a=firing@2023-11-14T22:13:20Z \
+         b=resolved@2023-11-14T22:13:20.5Z Disk http://argus.example:8080"
+    );
+    assert_eq!(rec.headers.lock()[0]["content-type"], "text/plain");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_never_blocks_and_counts_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    // not running: nothing drains the input
+    let notifier = Notifier::open(
+        NotifyConfig::default(),
+        dir.path(),
+        "http://argus",
+        &registry,
+    )
+    .unwrap();
+    for i in 0..INPUT_CAPACITY + 5 {
+        notifier.send(vec![alert(&[
+            ("alertname", "Flood"),
+            ("n", &i.to_string()),
+        ])]);
+    }
+    let running = Running {
+        notifier,
+        registry,
+        stop: None,
+        task: None,
+    };
+    assert_eq!(
+        running.metric("argus_notifications_alerts_dropped_total", &[]),
+        5.0
+    );
+    assert_eq!(
+        running.metric("argus_notifications_alerts_received_total", &[]),
+        (INPUT_CAPACITY + 5) as f64
+    );
 }
 
 // ------------------------------------------------------------------ grouping and timing
@@ -564,11 +639,13 @@ async fn queued_notification_survives_a_restart_and_is_delivered_once() {
     let first = Running::start(cfg.clone(), dir.path());
     first.notifier.send(vec![alert(&[("alertname", "Queued")])]);
     assert!(eventually(SOON, || rec.attempts() >= 1).await);
-    first.stop().await;
+    first.crash().await;
     assert_eq!(
         std::fs::read_dir(dir.path().join("queue")).unwrap().count(),
         1
     );
+    // as if the crash came between the queue file and the notification log
+    std::fs::remove_file(dir.path().join("nflog.json")).unwrap();
 
     rec.always.store(0, Ordering::SeqCst);
     let second = Running::start(cfg, dir.path());
@@ -610,6 +687,61 @@ async fn delivered_notification_is_not_repeated_after_a_restart() {
     assert!(eventually(SOON, || rec.count() == 2).await);
     assert_eq!(rec.bodies()[1]["status"], "resolved");
     second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newer_notification_supersedes_a_queued_one() {
+    let (rec, url) = receiver().await;
+    rec.always.store(503, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let running = Running::start(
+        simple(&url, "", "group_wait = \"0s\"\ngroup_interval = \"200ms\""),
+        dir.path(),
+    );
+    let firing = alert(&[("alertname", "Gone")]);
+    running.notifier.send(vec![firing.clone()]);
+    assert!(eventually(SOON, || rec.attempts() >= 1).await);
+    running.notifier.send(vec![resolved(firing)]);
+    // the resolved notification replaces the firing one in the queue
+    assert!(
+        eventually(SOON, || {
+            let files: Vec<String> = std::fs::read_dir(dir.path().join("queue"))
+                .unwrap()
+                .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+                .collect();
+            files.len() == 1 && files[0].contains("\\\"status\\\":\\\"resolved\\\"")
+        })
+        .await
+    );
+    rec.always.store(0, Ordering::SeqCst);
+    assert!(eventually(Duration::from_secs(10), || rec.count() == 1).await);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(rec.count(), 1);
+    assert_eq!(rec.bodies()[0]["status"], "resolved");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_queue_files_are_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = dir.path().join("queue");
+    std::fs::create_dir_all(&queue).unwrap();
+    std::fs::write(queue.join("0000-bad.json"), "{not json").unwrap();
+    std::fs::write(queue.join("0001-cut.json.tmp"), "{\"id\":").unwrap();
+    let registry = prometheus::Registry::new();
+    Notifier::open(
+        NotifyConfig::default(),
+        dir.path(),
+        "http://argus",
+        &registry,
+    )
+    .unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&queue)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["0000-bad.corrupt"]);
 }
 
 // ------------------------------------------------------------------ silences
@@ -924,8 +1056,8 @@ fn config_validation_names_what_is_wrong() {
         ),
         (receiver("a"), "there is no [alerting.route]"),
         (
-            "[[receivers]]\nname = \"a\"\nurl = \"https://h/x\"\n[route]\nreceiver = \"a\"".to_owned(),
-            "https is not supported",
+            "[[receivers]]\nname = \"a\"\nurl = \"ftp://h/x\"\n[route]\nreceiver = \"a\"".to_owned(),
+            "is not http or https",
         ),
         (
             "[[receivers]]\nname = \"a\"\nurl = \"http://h/x\"\ntimeout = \"0s\"\n[route]\nreceiver = \"a\"".to_owned(),
@@ -934,6 +1066,18 @@ fn config_validation_names_what_is_wrong() {
         (
             "[[receivers]]\nname = \"a\"\nurl = \"http://h/x\"\nheaders = { \"bad header\" = \"x\" }\n[route]\nreceiver = \"a\"".to_owned(),
             "header name",
+        ),
+        (
+            "[[receivers]]\nname = \"a\"\nurl = \"http://h/x\"\nbody = \"template\"\nbody_template = \"{{ .Status \"\n[route]\nreceiver = \"a\"".to_owned(),
+            "receiver \"a\": body_template:",
+        ),
+        (
+            "[[receivers]]\nname = \"a\"\nurl = \"http://h/x\"\nbody = \"template\"\n[route]\nreceiver = \"a\"".to_owned(),
+            "needs a body_template",
+        ),
+        (
+            "[[receivers]]\nname = \"a\"\nurl = \"http://h/x\"\nbody_template = \"x\"\n[route]\nreceiver = \"a\"".to_owned(),
+            "only used with body = \"template\"",
         ),
     ];
     for (text, expected) in cases {

@@ -6,7 +6,6 @@ mod error;
 pub(crate) mod logs_expr;
 mod model;
 mod parse;
-mod template;
 
 #[cfg(test)]
 mod tests;

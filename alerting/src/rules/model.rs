@@ -97,7 +97,7 @@ pub struct AlertingRule {
         serialize_with = "serialize_duration"
     )]
     pub keep_firing_for: Duration,
-    /// Label values may hold templates (checked for balanced `{{ }}`, not rendered yet).
+    /// Label values may hold templates (checked to parse when the file is loaded).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

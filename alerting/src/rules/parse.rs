@@ -12,7 +12,7 @@ use super::duration::parse_duration;
 use super::error::{ErrorKind, RuleFileError};
 use super::logs_expr::{is_logs_expr, parse_logs_expr};
 use super::model::{AlertingRule, RecordingRule, Rule, RuleGroup};
-use super::template::check_template;
+use crate::template::check_alert_template;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -240,12 +240,12 @@ fn validate_rule(raw: RawRule, at: Location, errors: &mut Errors<'_>) -> Option<
                 ErrorKind::InvalidAnnotationName(name.clone()),
             );
         }
-        if let Err(message) = check_template(&value.value) {
+        if let Err(error) = check_alert_template(&value.value) {
             errors.push(
                 value.referenced,
                 ErrorKind::InvalidTemplate {
                     field: format!("annotation {name:?}"),
-                    message,
+                    message: error.to_string(),
                 },
             );
         }
@@ -307,12 +307,12 @@ fn labels(
         if !is_valid_label_name(&name) || name == "__name__" {
             errors.push(value.referenced, ErrorKind::InvalidLabelName(name.clone()));
         }
-        if let Err(message) = check_template(&value.value) {
+        if let Err(error) = check_alert_template(&value.value) {
             errors.push(
                 value.referenced,
                 ErrorKind::InvalidTemplate {
                     field: format!("{what} {name:?}"),
-                    message,
+                    message: error.to_string(),
                 },
             );
         }

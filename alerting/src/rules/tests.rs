@@ -211,7 +211,25 @@ fn mistakes_are_reported_at_their_line() {
             "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: up\n    annotations:\n      summary: \"{{ $labels.job is down\"\n",
             7,
             16,
-            "invalid template in annotation \"summary\": unclosed action",
+            "invalid template in annotation \"summary\": template: __alert:1:0: unclosed action",
+        ),
+        (
+            "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: up\n    labels:\n      x: \"{{ $value | nosuch }}\"\n",
+            7,
+            10,
+            "invalid template in label \"x\": template: __alert:1:12: function \"nosuch\" not defined",
+        ),
+        (
+            "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: up\n    annotations:\n      s: \"{{ query \\\"up\\\" }}\"\n",
+            7,
+            10,
+            "template: __alert:1:3: function \"query\" not supported in Argus templates",
+        ),
+        (
+            "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: up\n    annotations:\n      s: \"{{ $undefined }}\"\n",
+            7,
+            10,
+            "undefined variable \"$undefined\"",
         ),
         (
             "groups:\n- name: a\n  labels:\n    team: \"{{ {{ }}\"\n",
