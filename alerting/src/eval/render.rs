@@ -1,27 +1,17 @@
-//! Rendering of alert label and annotation templates with the data Prometheus gives them
-//! (`$labels`, `$value`, `$externalLabels`, `$externalURL`).
-//!
-//! The Go template engine (`alerting::template`, branch `tmpl`) has not reached this branch
-//! yet: until it does, [`render`] returns the text unchanged. It is the one place to wire
-//! the engine in.
+//! Alert label and annotation templates rendered per alert with the data Prometheus gives
+//! them (`$labels`, `$value`, `$externalLabels`, `$externalURL`), through the crate's Go
+//! template engine. A template that fails renders as Prometheus renders it: the error in
+//! place of the text.
 
-use crate::alert::LabelSet;
+use crate::template::{AlertTemplateData, render_alert_template};
 
-/// What a rule's templates see for one alert.
-pub(crate) struct TemplateData<'a> {
-    pub(crate) labels: &'a LabelSet,
-    pub(crate) value: f64,
-    pub(crate) external_labels: &'a LabelSet,
-    pub(crate) external_url: &'a str,
-}
-
-/// The text with its template expanded for `data`.
-pub(crate) fn render(text: &str, data: &TemplateData<'_>) -> String {
-    let _ = (
-        data.labels,
-        data.value,
-        data.external_labels,
-        data.external_url,
-    );
-    text.to_owned()
+/// The text with its template expanded for one alert.
+pub(crate) fn render(text: &str, data: &AlertTemplateData<'_>) -> String {
+    match render_alert_template(text, data) {
+        Ok(rendered) => rendered,
+        Err(err) => {
+            tracing::warn!(template = text, error = %err, "expanding alert template failed");
+            format!("<error expanding template: {err}>")
+        }
+    }
 }

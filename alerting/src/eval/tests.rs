@@ -1023,3 +1023,50 @@ fn history_drops_entries_beyond_retention_and_skips_a_torn_line() {
     history.append(&[entry(now)]).unwrap();
     assert_eq!(history.read(&all).unwrap(), [entry(now)]);
 }
+
+#[test]
+fn templates_render_per_alert_and_duplicates_fail() {
+    let fx = Fixture::new();
+    let manager = fx.manager(
+        r#"
+groups:
+  - name: tmpl
+    rules:
+      - alert: Hot
+        expr: temp > 50
+        labels:
+          where: "{{ $labels.host }}-{{ $externalLabels.cluster }}"
+        annotations:
+          summary: "{{ $labels.host }} at {{ $value }} ({{ $externalURL }})"
+      - alert: Merged
+        expr: temp > 50
+        labels:
+          host: everywhere
+"#,
+    );
+    fx.temps(fx.t0, &[("a", 60.0), ("b", 70.5)]);
+    evaluate(&manager, fx.t0);
+    let sent = fx.sink.take();
+    let mut hot: Vec<(String, String)> = sent[0]
+        .iter()
+        .map(|a| (a.labels["where"].clone(), a.annotations["summary"].clone()))
+        .collect();
+    hot.sort();
+    assert_eq!(
+        hot,
+        [
+            (
+                "a-eu1".to_owned(),
+                "a at 60 (http://argus.example:8080)".to_owned()
+            ),
+            (
+                "b-eu1".to_owned(),
+                "b at 70.5 (http://argus.example:8080)".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(
+        rule_states(&manager)[1].2.as_deref(),
+        Some("vector contains metrics with the same labelset after applying alert labels")
+    );
+}
