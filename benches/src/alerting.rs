@@ -142,20 +142,35 @@ impl Workload {
 }
 
 /// Rule `r` of the workload: thresholds on rates, sums by label, gauges, histogram
-/// quantiles, a third of them with `for: 1m`; about one in twenty of them fires.
+/// quantiles, a third of them with `for: 1m`. One rule in twenty has a threshold that some of
+/// its series cross (a few alerts each, some flapping with the gauges' wave); the others' are
+/// out of reach, as most rules of a healthy system are.
 fn rule_yaml(r: usize, metrics: usize) -> String {
     let m = r % metrics;
     let variant = r / metrics;
+    let hot = r.is_multiple_of(20);
+    let pick = |firing: &str, quiet: &str| {
+        if hot {
+            firing.to_owned()
+        } else {
+            quiet.to_owned()
+        }
+    };
     let expr = match (kind_of(m), variant % 2) {
-        ("counter", 0) => format!("rate(bench_c{m}_total[5m]) > 10.5"),
-        ("counter", _) => format!("sum by (job) (rate(bench_c{m}_total[5m])) > 75"),
-        ("gauge", 0) => format!("bench_g{m} > 97"),
-        ("gauge", _) => format!("avg by (job) (bench_g{m}) > 60"),
+        ("counter", 0) => format!("rate(bench_c{m}_total[5m]) > {}", pick("10.5", "20")),
+        ("counter", _) => format!(
+            "sum by (job) (rate(bench_c{m}_total[5m])) > {}",
+            pick("60", "500")
+        ),
+        ("gauge", 0) => format!("bench_g{m} > {}", pick("97", "150")),
+        ("gauge", _) => format!("avg by (job) (bench_g{m}) > {}", pick("45", "150")),
         (_, 0) => format!(
-            "histogram_quantile(0.99, sum by (le) (rate(bench_h{m}_seconds_bucket[5m]))) > 1"
+            "histogram_quantile(0.99, sum by (le) (rate(bench_h{m}_seconds_bucket[5m]))) > {}",
+            pick("1", "5")
         ),
         (_, _) => format!(
-            "histogram_quantile(0.9, sum by (le, instance) (rate(bench_h{m}_seconds_bucket[5m]))) > 0.2"
+            "histogram_quantile(0.9, sum by (le, instance) (rate(bench_h{m}_seconds_bucket[5m]))) > {}",
+            pick("0.2", "5")
         ),
     };
     let for_line = if variant.is_multiple_of(3) {
@@ -207,8 +222,6 @@ fn run_inner(ctx: &Ctx, variant: &str) -> Result<Vec<ScenarioReport>> {
     let registry = prometheus::Registry::new();
     let mut config = SeriesStoreConfig::new(dir.join("series"));
     config.retention = None;
-    // Keeps the write-ahead log (16 bytes a sample) small while loading.
-    config.checkpoint_interval = Duration::from_secs(30);
     let store = SeriesStore::open(config, &registry).context("opening the series store")?;
 
     let workload = Workload::new(o.alerting_metrics.max(10), o.alerting_sets.max(10));
@@ -235,9 +248,11 @@ fn run_inner(ctx: &Ctx, variant: &str) -> Result<Vec<ScenarioReport>> {
                 ));
             }
         }
+        // Keeps the write-ahead log (16 bytes a sample) small while loading; while the rules
+        // run, the store checkpoints on its own default schedule.
+        store.checkpoint()?;
         k = end;
     }
-    store.checkpoint()?;
     let load_s = load_started.elapsed().as_secs_f64();
     let samples = workload.series.len() as f64 * steps as f64;
     eprintln!(
@@ -407,25 +422,28 @@ fn run_inner(ctx: &Ctx, variant: &str) -> Result<Vec<ScenarioReport>> {
     let r99 = quantile_ms(&complete, 0.99);
     let rmax = complete.last().map(|d| d.as_secs_f64() * 1000.0);
     let opt_ms = |v: Option<f64>| v.map_or_else(|| "—".to_string(), fmt_ms);
+    // The rule manager runs at most this many group evaluations at once.
+    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let mut r = ScenarioReport::new(SCENARIO, variant);
-    r.value = r99;
+    r.value = g99;
     r.p50_ms = g50;
     r.p99_ms = g99;
     r.rss_peak = Some(mem.hwm);
     r.server_cpu = Some(cpu / wall_s);
     r.target = Some(format!(
-        "round p99 well under {}",
+        "group p99 well under {} (< 1/10), no missed slot",
         humantime::format_duration(o.alerting_interval)
     ));
-    r.met = r99.map(|p| p < interval_ms as f64 / 2.0 && missed == 0.0);
+    r.met = g99.map(|p| p < interval_ms as f64 / 10.0 && missed == 0.0);
     r.result = format!(
-        "round (all groups) p50 {} / p99 {} / max {}; group p99 {}; {} missed; {} firing",
+        "group evaluation p50 {} / p99 {} / max {}; {missed} missed; evaluation work per interval \
+         p50 {} / p99 {} (sum of group times, {parallel} at once); {} firing",
+        opt_ms(g50),
+        opt_ms(g99),
+        opt_ms(gmax),
         opt_ms(r50),
         opt_ms(r99),
-        opt_ms(rmax),
-        opt_ms(g99),
-        missed,
         fmt_int(firing)
     );
     r.details_md = format!(
@@ -450,7 +468,8 @@ fn run_inner(ctx: &Ctx, variant: &str) -> Result<Vec<ScenarioReport>> {
     r.notes.push(
         "in this process: a real series store, the rule manager's own schedule (`run`), a \
          sink that only counts; a round is the sum of the group evaluation times of one \
-         interval (groups are spread over it by their offsets)"
+         interval (groups are spread over it by their offsets, at most one evaluation per \
+         core at once), i.e. the evaluation work per interval"
             .into(),
     );
     r.notes.push(format!(

@@ -13,12 +13,13 @@ use storage::{Labels, METRIC_NAME, Sample, SeriesSamples, SeriesWriter, stale_na
 
 use super::RuleManager;
 use super::history::Transition;
-use super::render::{TemplateData, render};
+use super::render::render;
 use super::state::{RuleKey, StateFile};
 use crate::alert::{AlertState, LabelSet, NotifyAlert};
 use crate::error::AlertingError;
 use crate::rules::logs_expr::{LogsExpr, is_logs_expr, parse_logs_expr};
 use crate::rules::{Rule, RuleGroup};
+use crate::template::AlertTemplateData;
 
 /// How long a resolved alert is kept and re-sent (Prometheus' `resolvedRetention`).
 const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
@@ -467,7 +468,7 @@ impl EvalContext<'_> {
                 .filter(|l| l.name != METRIC_NAME)
                 .map(|l| (l.name.clone(), l.value.clone()))
                 .collect();
-            let data = TemplateData {
+            let data = AlertTemplateData {
                 labels: &alert_labels,
                 value,
                 external_labels: &config.external_labels,

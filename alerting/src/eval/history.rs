@@ -11,7 +11,6 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use storage::now_ms;
 
-use super::state::write_atomically;
 use crate::alert::LabelSet;
 use crate::error::AlertingError;
 
@@ -45,6 +44,7 @@ pub(crate) struct HistoryQuery {
 }
 
 pub(crate) struct History {
+    dir: PathBuf,
     path: PathBuf,
     retention_ms: i64,
     inner: Mutex<Appender>,
@@ -59,9 +59,19 @@ impl History {
     pub(crate) fn open(dir: &Path, retention: Duration) -> Result<History, AlertingError> {
         let path = dir.join(FILE);
         let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-        prune(&path, now_ms().saturating_sub(retention_ms))?;
-        let file = open_append(&path)?;
+        prune(dir, now_ms().saturating_sub(retention_ms))?;
+        let mut file = open_append(&path)?;
+        // A torn last line (a crash mid-append) is ended, so the next entry starts a line.
+        let torn = std::fs::read(&path)
+            .map_err(|e| AlertingError::io(&path, e))?
+            .last()
+            .is_some_and(|b| *b != b'\n');
+        if torn {
+            file.write_all(b"\n")
+                .map_err(|e| AlertingError::io(&path, e))?;
+        }
         Ok(History {
+            dir: dir.to_path_buf(),
             path,
             retention_ms,
             inner: Mutex::new(Appender {
@@ -81,7 +91,7 @@ impl History {
         let mut inner = self.inner.lock();
         let now = now_ms();
         if now - inner.pruned_at_ms > PRUNE_EVERY_MS {
-            prune(&self.path, now.saturating_sub(self.retention_ms))?;
+            prune(&self.dir, now.saturating_sub(self.retention_ms))?;
             inner.file = open_append(&self.path)?;
             inner.pruned_at_ms = now;
         }
@@ -135,15 +145,17 @@ fn read_all(path: &Path) -> Result<Vec<Transition>, AlertingError> {
 }
 
 /// Rewrites the file without the entries older than `cutoff_ms`, if it has any.
-fn prune(path: &Path, cutoff_ms: i64) -> Result<(), AlertingError> {
-    let entries = read_all(path)?;
+fn prune(dir: &Path, cutoff_ms: i64) -> Result<(), AlertingError> {
+    let path = dir.join(FILE);
+    let entries = read_all(&path)?;
     if entries.iter().all(|t| t.time_ms >= cutoff_ms) {
         return Ok(());
     }
     let mut text = Vec::new();
     for t in entries.iter().filter(|t| t.time_ms >= cutoff_ms) {
-        serde_json::to_writer(&mut text, t).map_err(|e| AlertingError::io(path, e.into()))?;
+        serde_json::to_writer(&mut text, t).map_err(|e| AlertingError::io(&path, e.into()))?;
         text.push(b'\n');
     }
-    write_atomically(path, &text)
+    storage::write_atomically(dir, FILE, &text)?;
+    Ok(())
 }

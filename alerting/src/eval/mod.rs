@@ -88,6 +88,9 @@ pub struct RuleManager {
     groups: RwLock<Arc<Vec<Arc<Group>>>>,
     /// Bumped by every [`RuleManager::apply`], so that `run` restarts the changed groups.
     generation: watch::Sender<u64>,
+    /// Group evaluations running at once, at most one per core: more would only make each
+    /// take longer (evaluation is CPU-bound) and hold more memory at once.
+    evaluation_slots: Arc<tokio::sync::Semaphore>,
     state: StateFile,
     history: History,
 }
@@ -109,6 +112,9 @@ impl RuleManager {
             metrics: EvalMetrics::new(deps.registry),
             groups: RwLock::new(Arc::new(Vec::new())),
             generation,
+            evaluation_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
             state,
             history,
             config,
@@ -161,14 +167,20 @@ impl RuleManager {
     }
 
     /// Evaluates until `stop` resolves; each group its own schedule, evaluation on blocking
-    /// threads, never overlapping itself. A group replaced by [`RuleManager::apply`] stops
+    /// threads (at most one per core at once), never overlapping itself. A group replaced by
+    /// [`RuleManager::apply`] stops
     /// after its evaluation in progress; on `stop`, evaluations in progress are waited for.
     pub async fn run(self: Arc<Self>, stop: impl Future<Output = ()> + Send + 'static) {
         let mut generation = self.generation.subscribe();
+        // Writes a state change that a later evaluation did not write (see `save_if_due`).
+        let mut state_tick = tokio::time::interval(STATE_SAVE_GAP);
+        state_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut running: Vec<(Arc<Group>, watch::Sender<bool>, tokio::task::JoinHandle<()>)> =
             Vec::new();
         tokio::pin!(stop);
-        loop {
+        'outer: loop {
+            // Marked seen before the groups are read, so an `apply` in between is not missed.
+            generation.borrow_and_update();
             let groups = self.groups.read().clone();
             running.retain(|(group, cancel, _)| {
                 let keep = groups.iter().any(|g| Arc::ptr_eq(g, group));
@@ -184,12 +196,24 @@ impl RuleManager {
                     running.push((group.clone(), cancel, task));
                 }
             }
-            generation.borrow_and_update();
-            tokio::select! {
-                () = &mut stop => break,
-                changed = generation.changed() => {
-                    if changed.is_err() {
+            loop {
+                tokio::select! {
+                    () = &mut stop => break 'outer,
+                    changed = generation.changed() => {
+                        if changed.is_err() {
+                            break 'outer;
+                        }
                         break;
+                    }
+                    _ = state_tick.tick() => {
+                        let manager = self.clone();
+                        let saved = tokio::task::spawn_blocking(move || {
+                            manager.state.save_if_due(STATE_SAVE_GAP)
+                        })
+                        .await;
+                        if let Ok(Err(err)) = saved {
+                            tracing::warn!(error = %err, "cannot write the alert state file");
+                        }
                     }
                 }
             }
@@ -201,6 +225,14 @@ impl RuleManager {
             if let Err(err) = task.await {
                 tracing::error!(group = %group.key, error = %err, "rule group task failed");
             }
+        }
+        let manager = self.clone();
+        let _ = tokio::task::spawn_blocking(move || manager.save_state_if_changed()).await;
+    }
+
+    fn save_state_if_changed(&self) {
+        if let Err(err) = self.state.save_if_due(Duration::ZERO) {
+            tracing::warn!(error = %err, "cannot write the alert state file");
         }
     }
 
@@ -220,11 +252,20 @@ impl RuleManager {
             if *cancelled.borrow() {
                 return;
             }
+            let slot_permit = tokio::select! {
+                _ = cancelled.changed() => return,
+                permit = self.evaluation_slots.clone().acquire_owned() => permit,
+            };
+            let Ok(slot_permit) = slot_permit else {
+                return;
+            };
             let manager = self.clone();
             let evaluated = group.clone();
-            let done =
-                tokio::task::spawn_blocking(move || manager.evaluate_group_at(&evaluated, slot))
-                    .await;
+            let done = tokio::task::spawn_blocking(move || {
+                manager.evaluate_group_at(&evaluated, slot);
+                drop(slot_permit);
+            })
+            .await;
             if let Err(err) = done {
                 tracing::error!(group = %group.key, error = %err, "rule group evaluation panicked");
             }
@@ -250,7 +291,7 @@ impl RuleManager {
                 tracing::warn!(group = %group.key, error = %err, "cannot append to the alert history");
             }
             self.state.update(group);
-            if let Err(err) = self.state.save() {
+            if let Err(err) = self.state.save_if_due(STATE_SAVE_GAP) {
                 tracing::warn!(group = %group.key, error = %err, "cannot write the alert state file");
             }
         }
@@ -264,6 +305,17 @@ impl RuleManager {
         &self.history
     }
 }
+
+impl Drop for RuleManager {
+    /// The last state change reaches the file even when `run` was never called (tests, a
+    /// binary that only evaluates on demand).
+    fn drop(&mut self) {
+        self.save_state_if_changed();
+    }
+}
+
+/// The shortest time between two writes of `state.json` during evaluation.
+const STATE_SAVE_GAP: Duration = Duration::from_secs(1);
 
 fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)

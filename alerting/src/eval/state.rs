@@ -1,11 +1,13 @@
 //! `state.json`: the alerts of every alerting rule, so that a restart neither announces a
-//! firing alert as new nor restarts a pending alert's `for`. Written whole and atomically
-//! (temporary file, fsync, rename, fsync of the directory) after an evaluation that changed
+//! firing alert as new nor restarts a pending alert's `for`. Written whole and atomically,
+//! at most once a second (and when the manager stops or is dropped),
+//! (`storage::write_atomically`: temporary file, fsync, rename, fsync of the directory) after an evaluation that changed
 //! an alert's state; a file that does not parse is renamed aside and logged, not fatal.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -43,10 +45,14 @@ struct RuleAlerts {
 }
 
 pub(crate) struct StateFile {
+    dir: PathBuf,
     path: PathBuf,
     alerts: Mutex<HashMap<RuleKey, Vec<Alert>>>,
-    /// Held while the file is written, so that two writers do not share the temporary file.
-    writing: Mutex<()>,
+    /// Set when `alerts` changed after the last write.
+    dirty: AtomicBool,
+    /// Held while the file is written, so that two writers do not share the temporary file;
+    /// holds when it was last written.
+    writing: Mutex<Option<Instant>>,
 }
 
 impl StateFile {
@@ -73,9 +79,11 @@ impl StateFile {
             tracing::info!(rules = alerts.len(), "alert state restored");
         }
         Ok(StateFile {
+            dir: dir.to_path_buf(),
             path,
             alerts: Mutex::new(alerts),
-            writing: Mutex::new(()),
+            dirty: AtomicBool::new(false),
+            writing: Mutex::new(None),
         })
     }
 
@@ -100,12 +108,32 @@ impl StateFile {
         let mut alerts = self.alerts.lock();
         alerts.retain(|key, _| key.file != group.spec.file || key.group != group.spec.name);
         alerts.extend(current);
+        self.dirty.store(true, Ordering::SeqCst);
+    }
+
+    /// Writes the file if it changed and was last written at least `min_gap` ago. The file
+    /// holds every rule's alerts, so with many groups changing state in the same second it
+    /// is written once for all of them rather than once per group.
+    pub(crate) fn save_if_due(&self, min_gap: Duration) -> Result<(), AlertingError> {
+        if !self.dirty.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut writing = self.writing.lock();
+        if writing.is_some_and(|at| at.elapsed() < min_gap) {
+            return Ok(());
+        }
+        self.write(&mut writing)
     }
 
     pub(crate) fn save(&self) -> Result<(), AlertingError> {
-        let _writing = self.writing.lock();
+        let mut writing = self.writing.lock();
+        self.write(&mut writing)
+    }
+
+    fn write(&self, written_at: &mut Option<Instant>) -> Result<(), AlertingError> {
         let bytes = {
             let alerts = self.alerts.lock();
+            self.dirty.store(false, Ordering::SeqCst);
             let mut rules: Vec<RuleAlerts> = alerts
                 .iter()
                 .filter(|(_, a)| !a.is_empty())
@@ -127,7 +155,12 @@ impl StateFile {
             })
             .map_err(|e| AlertingError::io(&self.path, e.into()))?
         };
-        write_atomically(&self.path, &bytes)
+        *written_at = Some(Instant::now());
+        if let Err(err) = storage::write_atomically(&self.dir, FILE, &bytes) {
+            self.dirty.store(true, Ordering::SeqCst);
+            return Err(err.into());
+        }
+        Ok(())
     }
 }
 
@@ -145,24 +178,4 @@ fn set_aside(path: &Path, reason: &str) -> Result<(), AlertingError> {
     let aside = path.with_extension(format!("json.corrupt-{}", storage::now_ms()));
     tracing::error!(path = %path.display(), aside = %aside.display(), reason, "alert state file is unreadable; set aside, alerts start inactive");
     std::fs::rename(path, &aside).map_err(|e| AlertingError::io(path, e))
-}
-
-/// Temporary file, fsync, rename over `path`, fsync of the directory.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AlertingError> {
-    let temp = path.with_extension("tmp");
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e| AlertingError::io(p, e)
-    };
-    let mut file = std::fs::File::create(&temp).map_err(io(&temp))?;
-    file.write_all(bytes).map_err(io(&temp))?;
-    file.sync_all().map_err(io(&temp))?;
-    drop(file);
-    std::fs::rename(&temp, path).map_err(io(path))?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(dir))?;
-    }
-    Ok(())
 }

@@ -974,3 +974,99 @@ fn metric(text: &str, series: &str) -> f64 {
         .and_then(|rest| rest.trim().parse().ok())
         .unwrap_or_else(|| panic!("{series} not in\n{text}"))
 }
+
+#[test]
+fn history_drops_entries_beyond_retention_and_skips_a_torn_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = storage::now_ms();
+    let entry = |time_ms: i64| history::Transition {
+        time_ms,
+        group: "g".into(),
+        file: "rules.yml".into(),
+        rule: "Hot".into(),
+        labels: LabelSet::from([("alertname".to_owned(), "Hot".to_owned())]),
+        from: "pending".into(),
+        to: "firing".into(),
+        value: "NaN".into(),
+    };
+    let all = history::HistoryQuery {
+        start_ms: i64::MIN,
+        end_ms: i64::MAX,
+        alertname: None,
+        state: None,
+        limit: 10,
+    };
+    {
+        let history = History::open(dir.path(), Duration::from_secs(3600)).unwrap();
+        history
+            .append(&[entry(now - 2 * 3600 * 1000), entry(now - 600_000)])
+            .unwrap();
+        assert_eq!(history.read(&all).unwrap().len(), 2);
+    }
+    // A crash in the middle of an append leaves a partial line.
+    let path = dir.path().join("history.jsonl");
+    let mut text = std::fs::read(&path).unwrap();
+    text.extend_from_slice(b"{\"time_ms\":12");
+    std::fs::write(&path, text).unwrap();
+    let history = History::open(dir.path(), Duration::from_secs(3600)).unwrap();
+    assert_eq!(history.read(&all).unwrap(), [entry(now - 600_000)]);
+    history.append(&[entry(now)]).unwrap();
+    assert_eq!(
+        history.read(&all).unwrap(),
+        [entry(now), entry(now - 600_000)],
+        "the entry after the torn line is whole"
+    );
+    drop(history);
+    // Without anything to prune, a torn line is kept but ended before the next append.
+    std::fs::write(&path, b"{\"time_ms\":12").unwrap();
+    let history = History::open(dir.path(), Duration::from_secs(3600 * 24 * 365 * 100)).unwrap();
+    history.append(&[entry(now)]).unwrap();
+    assert_eq!(history.read(&all).unwrap(), [entry(now)]);
+}
+
+#[test]
+fn templates_render_per_alert_and_duplicates_fail() {
+    let fx = Fixture::new();
+    let manager = fx.manager(
+        r#"
+groups:
+  - name: tmpl
+    rules:
+      - alert: Hot
+        expr: temp > 50
+        labels:
+          where: "{{ $labels.host }}-{{ $externalLabels.cluster }}"
+        annotations:
+          summary: "{{ $labels.host }} at {{ $value }} ({{ $externalURL }})"
+      - alert: Merged
+        expr: temp > 50
+        labels:
+          host: everywhere
+"#,
+    );
+    fx.temps(fx.t0, &[("a", 60.0), ("b", 70.5)]);
+    evaluate(&manager, fx.t0);
+    let sent = fx.sink.take();
+    let mut hot: Vec<(String, String)> = sent[0]
+        .iter()
+        .map(|a| (a.labels["where"].clone(), a.annotations["summary"].clone()))
+        .collect();
+    hot.sort();
+    assert_eq!(
+        hot,
+        [
+            (
+                "a-eu1".to_owned(),
+                "a at 60 (http://argus.example:8080)".to_owned()
+            ),
+            (
+                "b-eu1".to_owned(),
+                "b at 70.5 (http://argus.example:8080)".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(
+        rule_states(&manager)[1].2.as_deref(),
+        Some("vector contains metrics with the same labelset after applying alert labels")
+    );
+}

@@ -393,6 +393,20 @@ mod tests {
     }
 
     #[test]
+    fn the_loader_reports_log_expression_errors_at_their_position() {
+        let text = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: logs_count(\"x\", 5m) by (pod)\n";
+        let errors =
+            super::super::parse_rule_file(std::path::Path::new("r.yml"), text).unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "r.yml:5:15: could not parse expression: 1:25: cannot group log lines by \"pod\": \
+             'by' takes level, service, host"
+        );
+        let fine = "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: logs_count(\"x\", 5m)\n";
+        assert!(super::super::parse_rule_file(std::path::Path::new("r.yml"), fine).is_ok());
+    }
+
+    #[test]
     fn recognises_log_expressions() {
         assert!(is_logs_expr("logs_count(\"x\", 5m)"));
         assert!(is_logs_expr("  logs_count (x"));
