@@ -36,13 +36,21 @@ pub fn sync_dir(dir: &Path) -> Result<(), StorageError> {
         .map_err(|e| StorageError::io(dir, e))
 }
 
-/// Writes `dir/name` so that a crash leaves the old content or the new, never a mix.
+/// Writes `dir/name` so that a crash leaves the old content or the new, never a mix. Each
+/// call writes its own temporary file (two writers of the same file, e.g. a store being
+/// reopened while the old handle's last write is in flight, must not rename each other's
+/// half-written bytes); a crash between write and rename can leave one `*.tmp` behind.
 pub fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<(), StorageError> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    std::fs::write(&tmp, content)
+    let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!("{name}.{}-{unique}.tmp", std::process::id()));
+    let written = std::fs::write(&tmp, content)
         .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| StorageError::io(&path, e))?;
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(StorageError::io(&path, e));
+    }
     sync_dir(dir)
 }
