@@ -293,6 +293,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn label_and_metric_names() {
+        for ok in ["job", "__name__", "_", "a1_B"] {
+            assert!(is_valid_label_name(ok), "{ok}");
+        }
+        for bad in ["", "1a", "a-b", "a.b", "\u{e9}", "a b", "a:b"] {
+            assert!(!is_valid_label_name(bad), "{bad}");
+        }
+        assert!(is_valid_metric_name("job:rate5m:sum"));
+        assert!(!is_valid_metric_name("1x"));
+    }
+
+    #[test]
     fn labels_sorted_deduped_and_empty_dropped() {
         let l = Labels::from_pairs([("b", "2"), ("a", "1"), ("c", ""), ("b", "3")]);
         assert_eq!(l.to_string(), "{a=\"1\", b=\"3\"}");

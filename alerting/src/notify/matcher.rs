@@ -106,7 +106,7 @@ impl Matcher {
         } else {
             return Err(invalid("expected one of =, !=, =~, !~"));
         };
-        if !is_label_name(name) {
+        if !storage::is_valid_label_name(name) {
             return Err(invalid(
                 "label name must match [a-zA-Z_][a-zA-Z0-9_]* before the operator",
             ));
@@ -210,14 +210,6 @@ fn unquote(quoted: &str) -> Option<String> {
         }
     }
     Some(out)
-}
-
-fn is_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

@@ -14,9 +14,8 @@ use serde_saphyr::{Location, Spanned};
 use super::duration::format_duration;
 use super::error::ErrorKind;
 use super::model::{AlertingRule, Rule, RuleGroup};
-use super::parse::{
-    Errors, annotations, duration, is_valid_label_name, is_valid_metric_name, labels,
-};
+use super::parse::{Errors, annotations, duration, labels};
+use storage::{is_valid_label_name, is_valid_metric_name};
 
 /// The rate window when an entry sets none.
 const DEFAULT_WINDOW: Duration = Duration::from_secs(300);

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
+use storage::{is_valid_label_name, is_valid_metric_name};
 
 use super::duration::parse_duration;
 use super::error::{ErrorKind, RuleFileError};
@@ -355,18 +356,4 @@ pub(crate) fn labels(
         out.insert(name, value.value);
     }
     out
-}
-
-/// Prometheus' classic label-name syntax: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub(crate) fn is_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Prometheus' classic metric-name syntax: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub(crate) fn is_valid_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
