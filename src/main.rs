@@ -1,7 +1,7 @@
 //! The `argus` binary: command line, configuration, wiring of the crates, and shutdown.
 
 mod config;
-mod rules;
+mod rule_files;
 mod rules_cli;
 mod serve;
 mod telemetry;

@@ -23,7 +23,7 @@ use storage::{
 use tokio::sync::watch;
 
 use crate::config::Settings;
-use crate::rules::RuleFiles;
+use crate::rule_files::RuleFiles;
 use crate::telemetry::{HttpMetrics, access_log};
 
 #[derive(Clone)]
