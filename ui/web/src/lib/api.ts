@@ -260,7 +260,9 @@ export interface AlertTransition {
 
 export function alertHistory(start: number, end: number, signal?: AbortSignal) {
   const p = new URLSearchParams({ start: String(start / 1000), end: String(end / 1000), limit: "500" });
-  return orNotEnabled(getJson<{ data: AlertTransition[] }>(`/api/v1/alerts/history?${p}`, signal).then((b) => b.data));
+  return orNotEnabled(
+    getJson<{ data: { entries: AlertTransition[] } }>(`/api/v1/alerts/history?${p}`, signal).then((b) => b.data.entries),
+  );
 }
 
 export interface Matcher {
