@@ -76,10 +76,17 @@ struct Head {
     max_t: i64,
     /// The series row (labels, time range) needs writing at the next checkpoint.
     dirty: bool,
+    /// No chunk of this series in RocksDB holds a sample newer than this (`i64::MIN`: no
+    /// chunk), so a read whose range starts after it needs only the head. Raised when a run
+    /// is written, in the same critical section that drops the run from `in_flight`. At
+    /// start-up it is the series row's `max_t`: samples newer than the row were appended
+    /// after the last checkpoint, so the write-ahead log replays them into the head even
+    /// when a run had already written them as chunks.
+    persisted_max_t: i64,
 }
 
 impl Head {
-    fn new(min_t: i64, max_t: i64, dirty: bool) -> Self {
+    fn new(min_t: i64, max_t: i64, dirty: bool, persisted_max_t: i64) -> Self {
         Head {
             samples: Vec::new(),
             ooo: Vec::new(),
@@ -87,6 +94,7 @@ impl Head {
             min_t,
             max_t,
             dirty,
+            persisted_max_t,
         }
     }
 
@@ -264,7 +272,7 @@ impl SeriesStore {
             index.insert(Arc::new(MemSeries {
                 id,
                 labels: Arc::new(row.labels),
-                head: Mutex::new(Head::new(row.min_t, row.max_t, false)),
+                head: Mutex::new(Head::new(row.min_t, row.max_t, false, row.max_t)),
             }));
         }
         self.next_id.store(max_id + 1, Ordering::SeqCst);
@@ -357,7 +365,7 @@ impl SeriesStore {
                 index.insert(Arc::new(MemSeries {
                     id,
                     labels: Arc::new(labels),
-                    head: Mutex::new(Head::new(i64::MAX, i64::MIN, true)),
+                    head: Mutex::new(Head::new(i64::MAX, i64::MIN, true, i64::MIN)),
                 }));
                 self.next_id.fetch_max(id + 1, Ordering::SeqCst);
             }
@@ -448,7 +456,7 @@ impl SeriesStore {
         let series = Arc::new(MemSeries {
             id,
             labels: Arc::new(labels),
-            head: Mutex::new(Head::new(i64::MAX, i64::MIN, true)),
+            head: Mutex::new(Head::new(i64::MAX, i64::MIN, true, i64::MIN)),
         });
         index.insert(series.clone());
         self.metrics.series.set(index.len() as i64);
@@ -649,11 +657,10 @@ impl SeriesStore {
             }
         }
         for run in runs {
-            run.series
-                .head
-                .lock()
-                .in_flight
-                .retain(|(t, _)| *t != run.token);
+            let newest = run.samples.iter().map(|s| s.t).max().unwrap_or(i64::MIN);
+            let mut head = run.series.head.lock();
+            head.persisted_max_t = head.persisted_max_t.max(newest);
+            head.in_flight.retain(|(t, _)| *t != run.token);
         }
         Ok(())
     }
@@ -768,19 +775,27 @@ impl SeriesStore {
         };
         let in_range = |s: &&Sample| s.t >= mint && s.t <= maxt;
         // The head first: a run leaving it is in RocksDB before it leaves `in_flight`.
-        let mut out: Vec<Sample> = {
+        let (mut out, persisted_max_t): (Vec<Sample>, i64) = {
             let head = series.head.lock();
             if head.min_t > maxt || head.max_t < mint {
                 return Ok(Vec::new());
             }
-            head.samples
+            let buffered = head
+                .samples
                 .iter()
                 .chain(head.ooo.iter())
                 .chain(head.in_flight.iter().flat_map(|(_, v)| v.iter()))
                 .filter(in_range)
                 .copied()
-                .collect()
+                .collect();
+            (buffered, head.persisted_max_t)
         };
+        // Recent windows (rule evaluation, dashboards' last minutes) are often all in the
+        // head: then no RocksDB iterator is opened for this series.
+        if persisted_max_t < mint {
+            sort_dedup(&mut out);
+            return Ok(out);
+        }
         let partitions: Vec<i64> = {
             let first = self.partition_of(mint);
             self.partitions
