@@ -76,17 +76,10 @@ struct Head {
     max_t: i64,
     /// The series row (labels, time range) needs writing at the next checkpoint.
     dirty: bool,
-    /// No chunk of this series in RocksDB holds a sample newer than this (`i64::MIN`: no
-    /// chunk), so a read whose range starts after it needs only the head. Raised when a run
-    /// is written, in the same critical section that drops the run from `in_flight`. At
-    /// start-up it is the series row's `max_t`: samples newer than the row were appended
-    /// after the last checkpoint, so the write-ahead log replays them into the head even
-    /// when a run had already written them as chunks.
-    persisted_max_t: i64,
 }
 
 impl Head {
-    fn new(min_t: i64, max_t: i64, dirty: bool, persisted_max_t: i64) -> Self {
+    fn new(min_t: i64, max_t: i64, dirty: bool) -> Self {
         Head {
             samples: Vec::new(),
             ooo: Vec::new(),
@@ -94,7 +87,6 @@ impl Head {
             min_t,
             max_t,
             dirty,
-            persisted_max_t,
         }
     }
 
@@ -272,7 +264,7 @@ impl SeriesStore {
             index.insert(Arc::new(MemSeries {
                 id,
                 labels: Arc::new(row.labels),
-                head: Mutex::new(Head::new(row.min_t, row.max_t, false, row.max_t)),
+                head: Mutex::new(Head::new(row.min_t, row.max_t, false)),
             }));
         }
         self.next_id.store(max_id + 1, Ordering::SeqCst);
@@ -365,7 +357,7 @@ impl SeriesStore {
                 index.insert(Arc::new(MemSeries {
                     id,
                     labels: Arc::new(labels),
-                    head: Mutex::new(Head::new(i64::MAX, i64::MIN, true, i64::MIN)),
+                    head: Mutex::new(Head::new(i64::MAX, i64::MIN, true)),
                 }));
                 self.next_id.fetch_max(id + 1, Ordering::SeqCst);
             }
@@ -456,7 +448,7 @@ impl SeriesStore {
         let series = Arc::new(MemSeries {
             id,
             labels: Arc::new(labels),
-            head: Mutex::new(Head::new(i64::MAX, i64::MIN, true, i64::MIN)),
+            head: Mutex::new(Head::new(i64::MAX, i64::MIN, true)),
         });
         index.insert(series.clone());
         self.metrics.series.set(index.len() as i64);
@@ -657,10 +649,11 @@ impl SeriesStore {
             }
         }
         for run in runs {
-            let newest = run.samples.iter().map(|s| s.t).max().unwrap_or(i64::MIN);
-            let mut head = run.series.head.lock();
-            head.persisted_max_t = head.persisted_max_t.max(newest);
-            head.in_flight.retain(|(t, _)| *t != run.token);
+            run.series
+                .head
+                .lock()
+                .in_flight
+                .retain(|(t, _)| *t != run.token);
         }
         Ok(())
     }
@@ -775,27 +768,19 @@ impl SeriesStore {
         };
         let in_range = |s: &&Sample| s.t >= mint && s.t <= maxt;
         // The head first: a run leaving it is in RocksDB before it leaves `in_flight`.
-        let (mut out, persisted_max_t): (Vec<Sample>, i64) = {
+        let mut out: Vec<Sample> = {
             let head = series.head.lock();
             if head.min_t > maxt || head.max_t < mint {
                 return Ok(Vec::new());
             }
-            let buffered = head
-                .samples
+            head.samples
                 .iter()
                 .chain(head.ooo.iter())
                 .chain(head.in_flight.iter().flat_map(|(_, v)| v.iter()))
                 .filter(in_range)
                 .copied()
-                .collect();
-            (buffered, head.persisted_max_t)
+                .collect()
         };
-        // Recent windows (rule evaluation, dashboards' last minutes) are often all in the
-        // head: then no RocksDB iterator is opened for this series.
-        if persisted_max_t < mint {
-            sort_dedup(&mut out);
-            return Ok(out);
-        }
         let partitions: Vec<i64> = {
             let first = self.partition_of(mint);
             self.partitions
