@@ -528,14 +528,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bench_rules_load_and_cover_every_kind() {
+    fn bench_rules_load_and_cover_every_kind() -> Result<(), Vec<alerting::RuleFileError>> {
         let text = rules_file(2, 10, 10, Duration::from_secs(10));
-        let groups = alerting::parse_rule_file(std::path::Path::new("b.yml"), &text).unwrap();
+        let groups = alerting::parse_rule_file(std::path::Path::new("b.yml"), &text)?;
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].rules.len(), 10);
         assert!(text.contains("histogram_quantile"));
         assert!(text.contains("sum by (job)"));
         assert!(text.contains("for: 1m"));
+        Ok(())
     }
 
     #[test]

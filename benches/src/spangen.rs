@@ -828,7 +828,9 @@ mod tests {
             assert_eq!(roots.len(), 1, "one root");
             assert!(roots[0].facts.service < ENTRY_SERVICES);
             assert!(
-                std::ptr::eq(roots[0], tr.spans.last().unwrap()),
+                tr.spans
+                    .last()
+                    .is_some_and(|last| std::ptr::eq(roots[0], last)),
                 "root last"
             );
             let ids: std::collections::HashSet<&[u8]> =
@@ -863,7 +865,8 @@ mod tests {
     }
 
     #[test]
-    fn batches_hold_every_span_once_grouped_by_resource() {
+    fn batches_hold_every_span_once_grouped_by_resource() -> Result<(), Box<dyn std::error::Error>>
+    {
         let g = generator(20_000);
         let mut b = Batcher::new(&g, 512);
         let mut traces = 0u64;
@@ -873,7 +876,7 @@ mod tests {
             traces += 1;
             expected += t.spans.len() as u64;
         }) {
-            let req = ExportTraceServiceRequest::decode(batch.body.clone()).unwrap();
+            let req = ExportTraceServiceRequest::decode(batch.body.clone())?;
             let n: usize = req
                 .resource_spans
                 .iter()
@@ -885,12 +888,12 @@ mod tests {
             let mut names: Vec<String> = req
                 .resource_spans
                 .iter()
-                .map(|rs| format!("{:?}", rs.resource.as_ref().unwrap().attributes[5]))
+                .map(|rs| format!("{:?}", rs.resource.as_ref().map(|r| &r.attributes[5])))
                 .collect();
             names.sort();
             names.dedup();
             assert_eq!(names.len(), req.resource_spans.len(), "one group per pod");
-            let probe = batch.probe.expect("every batch of 512 spans ends a trace");
+            let probe = batch.probe.ok_or("every batch of 512 spans ends a trace")?;
             assert!(!probe.request_id.is_empty());
             assert!(probe.service < ENTRY_SERVICES);
             sent += batch.spans;
@@ -899,5 +902,6 @@ mod tests {
         assert_eq!(sent, expected);
         // 1,727 traces of ~11.6 spans: within a few percent of the size asked for.
         assert!((sent as f64 / 20_000.0 - 1.0).abs() < 0.05, "{sent}");
+        Ok(())
     }
 }

@@ -230,6 +230,8 @@ pub(crate) fn needs_update(
 mod tests {
     use super::*;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     fn set(fps: &[u64]) -> BTreeSet<u64> {
         fps.iter().copied().collect()
     }
@@ -245,12 +247,11 @@ mod tests {
     }
 
     #[test]
-    fn alerts_no_longer_sent_are_resolved_after_four_intervals() {
+    fn alerts_no_longer_sent_are_resolved_after_four_intervals() -> TestResult {
         let config: super::super::NotifyConfig = toml::from_str(
             "[[receivers]]\nname = \"a\"\nurl = \"http://h/x\"\n[route]\nreceiver = \"a\"\ngroup_wait = \"0s\"",
-        )
-        .unwrap();
-        let root = super::super::config::Compiled::new(&config).unwrap().route;
+        )?;
+        let root = super::super::config::Compiled::new(&config)?.route;
         let mut dispatcher = Dispatcher::default();
         let now = Instant::now();
         let alert = NotifyAlert {
@@ -304,6 +305,7 @@ mod tests {
             dispatcher.resolve_stale(root.as_ref(), now, 350 * minute + 1),
             1
         );
+        Ok(())
     }
 
     #[test]

@@ -214,7 +214,11 @@ fn unquote(quoted: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::test_runner::TestCaseError;
+
     use super::*;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     fn labels(pairs: &[(&str, &str)]) -> LabelSet {
         pairs
@@ -224,7 +228,7 @@ mod tests {
     }
 
     #[test]
-    fn parses_every_operator_quoted_and_bare() {
+    fn parses_every_operator_quoted_and_bare() -> TestResult {
         let cases = [
             ("severity=\"page\"", MatchOp::Equal, "page"),
             ("severity = page", MatchOp::Equal, "page"),
@@ -235,9 +239,10 @@ mod tests {
             ("empty=\"\"", MatchOp::Equal, ""),
         ];
         for (text, op, value) in cases {
-            let m = Matcher::parse(text).unwrap();
+            let m = Matcher::parse(text)?;
             assert_eq!((m.op, m.value.as_str()), (op, value), "{text}");
         }
+        Ok(())
     }
 
     #[test]
@@ -255,42 +260,46 @@ mod tests {
     }
 
     #[test]
-    fn regexes_are_anchored_and_missing_labels_are_empty() {
-        let m = Matcher::parse("service=~\"check\"").unwrap();
+    fn regexes_are_anchored_and_missing_labels_are_empty() -> TestResult {
+        let m = Matcher::parse("service=~\"check\"")?;
         assert!(m.matches(&labels(&[("service", "check")])));
         assert!(!m.matches(&labels(&[("service", "checkout")])));
-        let absent = Matcher::parse("team!=\"ops\"").unwrap();
+        let absent = Matcher::parse("team!=\"ops\"")?;
         assert!(absent.matches(&labels(&[])));
-        let empty = Matcher::parse("team=\"\"").unwrap();
+        let empty = Matcher::parse("team=\"\"")?;
         assert!(empty.matches(&labels(&[])));
         assert!(!empty.matches(&labels(&[("team", "a")])));
+        Ok(())
     }
 
     proptest::proptest! {
         #[test]
         fn parsing_never_panics_and_printing_round_trips(text in "\\PC{0,40}") {
             if let Ok(m) = Matcher::parse(&text) {
-                let again = Matcher::parse(&m.to_string()).unwrap();
+                let again = Matcher::parse(&m.to_string()).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 proptest::prop_assert_eq!(again, m);
             }
         }
 
         #[test]
         fn any_value_round_trips(name in "[a-z_][a-z0-9_]{0,8}", value in "\\PC{0,20}|[\\x00-\\x1f\\x7f-\\u{9f}\"\\\\]{0,5}") {
-            let m = Matcher::new(&name, MatchOp::NotEqual, &value).unwrap();
-            proptest::prop_assert_eq!(Matcher::parse(&m.to_string()).unwrap(), m);
+            let m = Matcher::new(&name, MatchOp::NotEqual, &value)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let again = Matcher::parse(&m.to_string()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert_eq!(again, m);
         }
     }
 
     #[test]
-    fn prints_like_alertmanager() {
+    fn prints_like_alertmanager() -> TestResult {
         let ms = vec![
-            Matcher::parse("severity=page").unwrap(),
-            Matcher::parse("service=~\"a\\\\.b\"").unwrap(),
+            Matcher::parse("severity=page")?,
+            Matcher::parse("service=~\"a\\\\.b\"")?,
         ];
         assert_eq!(
             matchers_string(&ms),
             "{severity=\"page\",service=~\"a\\\\.b\"}"
         );
+        Ok(())
     }
 }

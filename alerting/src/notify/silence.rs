@@ -343,6 +343,8 @@ fn new_id() -> String {
 mod tests {
     use super::*;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     fn request(matchers: &[(&str, &str, bool, bool)], start: i64, end: i64) -> SilenceRequest {
         SilenceRequest {
             id: None,
@@ -363,9 +365,9 @@ mod tests {
     }
 
     #[test]
-    fn validation_follows_alertmanager() {
-        let dir = tempfile::tempdir().unwrap();
-        let silences = Silences::open(dir.path()).unwrap();
+    fn validation_follows_alertmanager() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let silences = Silences::open(dir.path())?;
         let now = 1_000_000;
         let bad = [
             request(&[], now, now + 10),
@@ -383,31 +385,28 @@ mod tests {
             );
         }
         assert!(silences.list().is_empty());
+        Ok(())
     }
 
     #[test]
-    fn states_expiry_and_persistence() {
-        let dir = tempfile::tempdir().unwrap();
+    fn states_expiry_and_persistence() -> TestResult {
+        let dir = tempfile::tempdir()?;
         let now = 1_000_000;
-        let silences = Silences::open(dir.path()).unwrap();
-        let active = silences
-            .upsert(
-                request(&[("job", "api", false, true)], now - 5, now + 1000),
-                now,
-            )
-            .unwrap();
-        let pending = silences
-            .upsert(
-                request(&[("job", "db", false, true)], now + 500, now + 1000),
-                now,
-            )
-            .unwrap();
+        let silences = Silences::open(dir.path())?;
+        let active = silences.upsert(
+            request(&[("job", "api", false, true)], now - 5, now + 1000),
+            now,
+        )?;
+        let pending = silences.upsert(
+            request(&[("job", "db", false, true)], now + 500, now + 1000),
+            now,
+        )?;
         let labels: LabelSet = [("job".to_owned(), "api".to_owned())].into();
         assert_eq!(silences.silenced_by(&labels, now), vec![active.clone()]);
         assert!(silences.silenced_by(&labels, now + 1000).is_empty());
 
-        silences.expire(&pending, now + 1).unwrap();
-        let reopened = Silences::open(dir.path()).unwrap();
+        silences.expire(&pending, now + 1)?;
+        let reopened = Silences::open(dir.path())?;
         let states: Vec<(String, SilenceState)> = reopened
             .list()
             .iter()
@@ -424,10 +423,9 @@ mod tests {
             reopened.expire("nope", now),
             Err(AlertingError::SilenceNotFound { .. })
         ));
-        let counts = reopened
-            .maintain(now + 1000 + EXPIRED_RETENTION_MS)
-            .unwrap();
+        let counts = reopened.maintain(now + 1000 + EXPIRED_RETENTION_MS)?;
         assert!(counts.iter().all(|(_, n)| *n == 0), "{counts:?}");
-        assert!(Silences::open(dir.path()).unwrap().list().is_empty());
+        assert!(Silences::open(dir.path())?.list().is_empty());
+        Ok(())
     }
 }

@@ -54,6 +54,8 @@ pub fn format_duration(duration: Duration) -> String {
 mod tests {
     use super::*;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     #[test]
     fn parses_prometheus_durations() {
         let cases = [
@@ -97,10 +99,11 @@ mod tests {
     }
 
     #[test]
-    fn formats_like_prometheus() {
+    fn formats_like_prometheus() -> TestResult {
         for text in ["0s", "30s", "5m", "1h30m", "1d", "1w", "1y2w3d4h5m6s7ms"] {
-            let parsed = parse_duration(text).unwrap();
+            let parsed = parse_duration(text)?;
             assert_eq!(format_duration(parsed), text);
         }
+        Ok(())
     }
 }

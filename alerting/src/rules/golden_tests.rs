@@ -10,6 +10,8 @@ use std::time::Duration;
 use super::*;
 use crate::{AlertTemplateData, render_alert_template};
 
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
 fn parse(text: &str) -> Result<Vec<RuleGroup>, Vec<RuleFileError>> {
     parse_rule_file(Path::new("golden.yml"), text)
 }
@@ -86,8 +88,8 @@ const SPANS_EXPANDED: [(&str, &str, &str); 7] = [
 ];
 
 #[test]
-fn spans_source_expands_to_the_documented_rules() {
-    let groups = parse(SPANS).unwrap();
+fn spans_source_expands_to_the_documented_rules() -> TestResult {
+    let groups = parse(SPANS).map_err(|e| format!("{e:?}"))?;
     assert_eq!(groups.len(), 1);
     let group = &groups[0];
     assert_eq!(group.name, "golden_signals/checkout");
@@ -98,7 +100,7 @@ fn spans_source_expands_to_the_documented_rules() {
     for (rule, (name, signal, expr)) in rules.iter().zip(SPANS_EXPANDED) {
         assert_eq!(rule.name, name);
         assert_eq!(rule.expr, expr, "{name}");
-        promql_parser::parser::parse(&rule.expr).unwrap();
+        promql_parser::parser::parse(&rule.expr)?;
         assert_eq!(rule.for_, Duration::from_secs(300));
         assert_eq!(rule.keep_firing_for, Duration::from_secs(600));
         let labels: BTreeMap<&str, &str> = rule
@@ -122,6 +124,7 @@ fn spans_source_expands_to_the_documented_rules() {
         assert!(rule.annotations.contains_key("description"));
     }
     assert_eq!(rules[3].line, 7);
+    Ok(())
 }
 
 #[test]
@@ -188,14 +191,15 @@ golden_signals:
 }
 
 #[test]
-fn expansion_writes_back_as_an_equivalent_rule_file() {
+fn expansion_writes_back_as_an_equivalent_rule_file() -> TestResult {
     let text = format!(
         "groups:\n  - name: own\n    rules:\n      - alert: Up\n        expr: up == 0\n{SPANS}"
     );
-    let yaml = expand_golden_signals(Path::new("golden.yml"), &text).unwrap();
+    let yaml =
+        expand_golden_signals(Path::new("golden.yml"), &text).map_err(|e| format!("{e:?}"))?;
     assert!(!yaml.contains("golden_signals:"), "{yaml}");
     let again = parse(&yaml).unwrap_or_else(|e| panic!("{yaml}\n{e:?}"));
-    let original = parse(&text).unwrap();
+    let original = parse(&text).map_err(|e| format!("{e:?}"))?;
     let strip = |groups: Vec<RuleGroup>| -> Vec<(String, Vec<Rule>)> {
         groups
             .into_iter()
@@ -213,16 +217,17 @@ fn expansion_writes_back_as_an_equivalent_rule_file() {
             .collect()
     };
     assert_eq!(strip(again), strip(original), "{yaml}");
+    Ok(())
 }
 
 #[test]
-fn default_annotations_render() {
-    let groups = parse(SPANS).unwrap();
+fn default_annotations_render() -> TestResult {
+    let groups = parse(SPANS).map_err(|e| format!("{e:?}"))?;
     let rules = alerts(&groups[0]);
     let labels = rules[3].labels.clone();
     let empty = BTreeMap::new();
-    let render = |text: &str, value: f64| {
-        render_alert_template(
+    let render = |text: &str, value: f64| -> TestResult<String> {
+        Ok(render_alert_template(
             text,
             &AlertTemplateData {
                 labels: &labels,
@@ -230,29 +235,29 @@ fn default_annotations_render() {
                 external_url: "",
                 value,
             },
-        )
-        .unwrap()
+        )?)
     };
     assert_eq!(
-        render(&rules[3].annotations["summary"], 0.75),
+        render(&rules[3].annotations["summary"], 0.75)?,
         "checkout: p99 latency > 500ms"
     );
     assert_eq!(
-        render(&rules[3].annotations["description"], 0.75),
+        render(&rules[3].annotations["description"], 0.75)?,
         "The p99 latency of checkout's successful requests over the last 5m is 750ms (threshold > 500ms)."
     );
     assert_eq!(
-        render(&rules[4].annotations["description"], 0.0234),
+        render(&rules[4].annotations["description"], 0.0234)?,
         "2.34% of checkout's requests failed over the last 5m (threshold > 1%)."
     );
     assert_eq!(
-        render(&rules[5].annotations["description"], 0.5),
+        render(&rules[5].annotations["description"], 0.5)?,
         "checkout receives 500m requests/s over the last 5m (threshold < 1/s)."
     );
     assert_eq!(
-        render(&rules[6].annotations["description"], 0.9),
+        render(&rules[6].annotations["description"], 0.9)?,
         "checkout is 90% saturated (threshold > 80%)."
     );
+    Ok(())
 }
 
 /// Each case: the file, the line and column of the first error, a piece of its message.
@@ -373,13 +378,13 @@ proptest::proptest! {
         traffic in "[<>=%/0-9.smh ]{0,10}",
         service in "\\PC{0,12}",
     ) {
-        let quote = |s: &str| serde_json::to_string(s).unwrap();
+        let quote = |s: &str| serde_json::to_string(s).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()));
         let text = format!(
             "golden_signals:\n  - service: {}\n    latency_p99: {}\n    error_ratio: {}\n    traffic: {}\n",
-            quote(&service),
-            quote(&latency),
-            quote(&ratio),
-            quote(&traffic)
+            quote(&service)?,
+            quote(&latency)?,
+            quote(&ratio)?,
+            quote(&traffic)?
         );
         if let Ok(groups) = parse(&text) {
             for group in &groups {
@@ -395,14 +400,14 @@ proptest::proptest! {
 /// span-derived series in a real series store: latency from the `ok` buckets, the error
 /// ratio, and "too little traffic" firing for a service that sends nothing at all.
 #[test]
-fn expansions_behave_over_real_series() {
+fn expansions_behave_over_real_series() -> TestResult {
     use query::promql::{Engine, EngineConfig, QueryOptions, Value};
     use storage::{Labels, Sample, SeriesSamples, SeriesStore, SeriesStoreConfig, SeriesWriter};
 
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir()?;
     let mut config = SeriesStoreConfig::new(dir.path().join("series"));
     config.retention = None;
-    let store = SeriesStore::open(config, &prometheus::Registry::new()).unwrap();
+    let store = SeriesStore::open(config, &prometheus::Registry::new())?;
     let now = storage::now_ms();
     let t0 = now - now % 60_000 - 10 * 60_000;
     // Counters growing at `per_second` for the ten minutes before `t0`, a sample every 15 s.
@@ -447,7 +452,7 @@ fn expansions_behave_over_real_series() {
             2.0,
         ),
     ];
-    let outcome = store.append(batch).unwrap();
+    let outcome = store.append(batch)?;
     assert_eq!(outcome.rejected_total(), 0, "{outcome:?}");
 
     let text = r#"
@@ -461,19 +466,24 @@ golden_signals:
     traffic: "< 1/s"
     error_ratio: "> 1%"
 "#;
-    let groups = parse(text).unwrap();
+    let groups = parse(text).map_err(|e| format!("{e:?}"))?;
     let engine = Engine::new(store.clone(), EngineConfig::default());
-    let values = |expr: &str| -> Vec<f64> {
-        match engine
-            .instant_query(expr, t0, &QueryOptions::default())
-            .unwrap()
-            .value
-        {
-            Value::Vector(samples) => samples.into_iter().map(|s| s.v).collect(),
-            other => panic!("{expr}: not a vector: {other:?}"),
-        }
+    let values = |expr: &str| -> TestResult<Vec<f64>> {
+        Ok(
+            match engine
+                .instant_query(expr, t0, &QueryOptions::default())?
+                .value
+            {
+                Value::Vector(samples) => samples.into_iter().map(|s| s.v).collect(),
+                other => panic!("{expr}: not a vector: {other:?}"),
+            },
+        )
     };
-    let checkout: Vec<Vec<f64>> = groups[0].rules.iter().map(|r| values(r.expr())).collect();
+    let checkout: Vec<Vec<f64>> = groups[0]
+        .rules
+        .iter()
+        .map(|r| values(r.expr()))
+        .collect::<Result<_, _>>()?;
     // p50 is 100 ms exactly, not above; p99 interpolates in (0.5, 1]: 0.5 + 0.5 * (1.98 - 5/3) / (1/3).
     assert!(checkout[0].is_empty(), "p50: {:?}", checkout[0]);
     assert_eq!(checkout[1].len(), 1);
@@ -493,7 +503,11 @@ golden_signals:
         "2.1 requests/s is not < 1/s: {:?}",
         checkout[3]
     );
-    let idle: Vec<Vec<f64>> = groups[1].rules.iter().map(|r| values(r.expr())).collect();
+    let idle: Vec<Vec<f64>> = groups[1]
+        .rules
+        .iter()
+        .map(|r| values(r.expr()))
+        .collect::<Result<_, _>>()?;
     // Errors come before traffic in a group.
     assert!(
         idle[0].is_empty(),
@@ -501,4 +515,5 @@ golden_signals:
         idle[0]
     );
     assert_eq!(idle[1], [0.0], "a silent service has no traffic");
+    Ok(())
 }

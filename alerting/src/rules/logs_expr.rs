@@ -324,10 +324,11 @@ impl Cursor<'_> {
 mod tests {
     use super::*;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     #[test]
-    fn parses_the_documented_forms() {
-        let parsed =
-            parse_logs_expr(r#"logs_count("level:ERROR AND service:market", 5m) > 10"#).unwrap();
+    fn parses_the_documented_forms() -> TestResult {
+        let parsed = parse_logs_expr(r#"logs_count("level:ERROR AND service:market", 5m) > 10"#)?;
         assert_eq!(
             parsed,
             LogsExpr {
@@ -339,14 +340,14 @@ mod tests {
         );
         let parsed = parse_logs_expr(
             r#" logs_count ( 'msg:"a \'b\'" AND x\:y' , 1h30m ) by (service, level) "#,
-        )
-        .unwrap();
+        )?;
         assert_eq!(parsed.query, r#"msg:"a 'b'" AND x\:y"#);
         assert_eq!(parsed.window, Duration::from_secs(5400));
         assert_eq!(parsed.by, ["service", "level"]);
         assert_eq!(parsed.filter, None);
-        let parsed = parse_logs_expr(r#"logs_count("", 1m) by (host) <= 2.5"#).unwrap();
+        let parsed = parse_logs_expr(r#"logs_count("", 1m) by (host) <= 2.5"#)?;
         assert_eq!(parsed.filter, Some((Comparison::LessOrEqual, 2.5)));
+        Ok(())
     }
 
     #[test]

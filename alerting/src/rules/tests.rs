@@ -9,6 +9,8 @@ use proptest::prelude::*;
 
 use super::*;
 
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
 fn parse(text: &str) -> Result<Vec<RuleGroup>, Vec<RuleFileError>> {
     parse_rule_file(Path::new("rules.yml"), text)
 }
@@ -57,8 +59,8 @@ fn without_positions(mut groups: Vec<RuleGroup>) -> Vec<RuleGroup> {
 }
 
 #[test]
-fn valid_file_parses_and_round_trips() {
-    let groups = parse(VALID).unwrap();
+fn valid_file_parses_and_round_trips() -> TestResult {
+    let groups = parse(VALID).map_err(|e| format!("{e:?}"))?;
     assert_eq!(groups.len(), 2);
     let group = &groups[0];
     assert_eq!(group.name, "example");
@@ -88,24 +90,25 @@ fn valid_file_parses_and_round_trips() {
 
     let yaml = serde_saphyr::to_string(&RuleFile {
         groups: groups.clone(),
-    })
-    .unwrap();
+    })?;
     let again = parse(&yaml).unwrap_or_else(|e| panic!("{yaml}\n{e:?}"));
     assert_eq!(
         without_positions(again),
         without_positions(groups),
         "{yaml}"
     );
+    Ok(())
 }
 
 #[test]
-fn recording_rule_labels_are_not_templates() {
+fn recording_rule_labels_are_not_templates() -> TestResult {
     let text = "groups:\n- name: a\n  rules:\n  - record: x:y\n    expr: up\n    labels:\n      raw: \"{{ not a template\"\n";
-    let groups = parse(text).unwrap();
+    let groups = parse(text).map_err(|e| format!("{e:?}"))?;
     let Rule::Recording(rule) = &groups[0].rules[0] else {
         panic!("a recording rule");
     };
     assert_eq!(rule.labels["raw"], "{{ not a template");
+    Ok(())
 }
 
 #[test]
@@ -277,18 +280,20 @@ fn all_errors_of_a_file_are_reported() {
 }
 
 #[test]
-fn loader_collects_errors_across_files() {
-    let dir = tempfile::tempdir().unwrap();
+fn loader_collects_errors_across_files() -> TestResult {
+    let dir = tempfile::tempdir()?;
     let good = dir.path().join("good.yml");
     let bad = dir.path().join("bad.yml");
     let binary = dir.path().join("binary.yml");
     let missing = dir.path().join("missing.yml");
-    std::fs::write(&good, VALID).unwrap();
-    std::fs::write(&bad, "groups:\n- name: a\n  rules:\n  - alert: A\n").unwrap();
-    std::fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
+    std::fs::write(&good, VALID)?;
+    std::fs::write(&bad, "groups:\n- name: a\n  rules:\n  - alert: A\n")?;
+    std::fs::write(&binary, [0xff, 0xfe, 0x00])?;
 
     assert_eq!(
-        load_rule_files(std::slice::from_ref(&good)).unwrap().len(),
+        load_rule_files(std::slice::from_ref(&good))
+            .map_err(|e| format!("{e:?}"))?
+            .len(),
         2
     );
     let errors =
@@ -305,6 +310,7 @@ fn loader_collects_errors_across_files() {
             .to_string()
             .starts_with(&format!("{}: cannot read", missing.display()))
     );
+    Ok(())
 }
 
 proptest! {

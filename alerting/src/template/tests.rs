@@ -11,6 +11,8 @@ use serde_json::json;
 
 use super::*;
 
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
 fn render(text: &str, dot: serde_json::Value) -> Result<String, String> {
     let vars = [("externalURL", json!("http://testhost:9090/path/prefix"))];
     Template::parse_named_for_tests(text)
@@ -281,7 +283,7 @@ fn query_functions_are_refused_at_parse_time() {
 
 /// Alert templates as Prometheus renders them (`rules/alerting.go`).
 #[test]
-fn alert_templates() {
+fn alert_templates() -> TestResult {
     let labels: LabelSet = [
         ("instance", "host:9100"),
         ("job", "node"),
@@ -298,17 +300,19 @@ fn alert_templates() {
         value: 1234567.0,
     };
     let render = |text: &str| render_alert_template(text, &data);
-    assert_eq!(render("no actions").unwrap(), "no actions");
+    assert_eq!(render("no actions")?, "no actions");
     assert_eq!(
-        render("{{ $labels.instance }} of {{ .Labels.job }} in {{ $externalLabels.dc }}: {{ $value }} ({{ $value | humanize }})").unwrap(),
+        render(
+            "{{ $labels.instance }} of {{ .Labels.job }} in {{ $externalLabels.dc }}: {{ $value }} ({{ $value | humanize }})"
+        )?,
         "host:9100 of node in eu1: 1.234567e+06 (1.235M)"
     );
-    assert_eq!(render("[{{ $labels.missing }}]").unwrap(), "[]");
+    assert_eq!(render("[{{ $labels.missing }}]")?, "[]");
     assert_eq!(
-        render("{{ .Value }} {{ $externalURL }}").unwrap(),
+        render("{{ .Value }} {{ $externalURL }}")?,
         "1.234567e+06 https://argus.example.com/x"
     );
-    assert_eq!(render("{{ pathPrefix }}").unwrap(), "/x");
+    assert_eq!(render("{{ pathPrefix }}")?, "/x");
     assert_eq!(
         render("{{ $nope }}").unwrap_err().to_string(),
         "template: __alert_Down:1:3: undefined variable \"$nope\""
@@ -330,12 +334,13 @@ fn alert_templates() {
         (-1.5e-7, "-1.5e-07"),
         (123456.0, "123456"),
     ];
-    let parsed = Template::parse_alert("{{ $value }}").unwrap();
+    let parsed = Template::parse_alert("{{ $value }}")?;
     for (value, want) in values {
         let data = AlertTemplateData { value, ..data };
-        assert_eq!(render_alert_template("{{ $value }}", &data).unwrap(), want);
-        assert_eq!(parsed.render_alert(&data).unwrap(), want);
+        assert_eq!(render_alert_template("{{ $value }}", &data)?, want);
+        assert_eq!(parsed.render_alert(&data)?, want);
     }
+    Ok(())
 }
 
 /// After Go's `text/template` `exec_test.go`.
@@ -536,7 +541,7 @@ fn alertmanager_data() {
 
 /// After Go's `fmt_test.go`, the verbs templates use.
 #[test]
-fn printf_matches_go() {
+fn printf_matches_go() -> TestResult {
     let cases: &[(&str, serde_json::Value, &str)] = &[
         (
             "%s|%v|%q",
@@ -594,7 +599,7 @@ fn printf_matches_go() {
     for (format, args, want) in cases {
         let args: Vec<value::Value> = args
             .as_array()
-            .unwrap()
+            .ok_or("printf case arguments are not an array")?
             .iter()
             .map(|v| match v {
                 serde_json::Value::Null => value::Value::Nil,
@@ -614,6 +619,7 @@ fn printf_matches_go() {
         fmt::sprintf("%v %05.1f %6.2f %+v", &specials),
         "+Inf  -Inf    NaN +NaN"
     );
+    Ok(())
 }
 
 #[test]
@@ -696,7 +702,7 @@ fn errors_name_their_position() {
 }
 
 #[test]
-fn rendering_is_bounded() {
+fn rendering_is_bounded() -> TestResult {
     let recursive = "{{define \"r\"}}{{template \"r\" .}}{{end}}{{template \"r\" .}}";
     assert!(
         render(recursive, json!(null))
@@ -728,7 +734,7 @@ fn rendering_is_bounded() {
         err.contains("error calling reReplaceAll: result exceeds"),
         "{err}"
     );
-    let padded = render("{{ printf \"%99999999d\" 1 | len }}", json!(null)).unwrap();
+    let padded = render("{{ printf \"%99999999d\" 1 | len }}", json!(null))?;
     assert_eq!(padded, "65536");
     let deep = format!("{{{{ {}1{} }}}}", "(".repeat(1000), ")".repeat(1000));
     assert!(
@@ -742,6 +748,7 @@ fn rendering_is_bounded() {
             .unwrap_err()
             .contains("nested too deeply")
     );
+    Ok(())
 }
 
 #[test]
@@ -758,10 +765,11 @@ fn deep_recursion_fails_cleanly() {
 }
 
 #[test]
-fn text_without_actions_is_kept_as_is() {
-    let template = Template::parse("a } b {").unwrap();
+fn text_without_actions_is_kept_as_is() -> TestResult {
+    let template = Template::parse("a } b {")?;
     assert!(template.tree.is_none());
-    assert_eq!(template.render(&json!(null), &[]).unwrap(), "a } b {");
+    assert_eq!(template.render(&json!(null), &[])?, "a } b {");
+    Ok(())
 }
 
 #[test]
