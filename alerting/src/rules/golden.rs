@@ -344,24 +344,8 @@ pub(crate) fn expand_entry(
             }
         }
     }
-    let error_ratio = raw
-        .error_ratio
-        .and_then(|raw| match ratio_threshold(&raw.value) {
-            Ok(threshold) => Some((threshold, raw.referenced)),
-            Err(message) => {
-                errors.push(raw.referenced, threshold_error("error_ratio", message));
-                None
-            }
-        });
-    let traffic = raw
-        .traffic
-        .and_then(|raw| match traffic_threshold(&raw.value) {
-            Ok(threshold) => Some((threshold, raw.referenced)),
-            Err(message) => {
-                errors.push(raw.referenced, threshold_error("traffic", message));
-                None
-            }
-        });
+    let error_ratio = signal_threshold(raw.error_ratio, "error_ratio", ratio_threshold, errors);
+    let traffic = signal_threshold(raw.traffic, "traffic", traffic_threshold, errors);
     let saturation = raw
         .saturation
         .and_then(|raw| saturation(raw.value, raw.referenced, errors));
@@ -420,6 +404,23 @@ pub(crate) fn expand_entry(
         file: Default::default(),
         line: at.line(),
     })
+}
+
+/// A signal's threshold parsed with its position, or its error recorded under `key`.
+fn signal_threshold<T>(
+    raw: Option<Spanned<String>>,
+    key: &str,
+    parse: fn(&str) -> Result<T, String>,
+    errors: &mut Errors<'_>,
+) -> Option<(T, Location)> {
+    let raw = raw?;
+    match parse(&raw.value) {
+        Ok(threshold) => Some((threshold, raw.referenced)),
+        Err(message) => {
+            errors.push(raw.referenced, threshold_error(key, message));
+            None
+        }
+    }
 }
 
 fn threshold_error(key: &str, message: String) -> ErrorKind {
