@@ -13,7 +13,7 @@ use storage::{Labels, METRIC_NAME, Sample, SeriesSamples, SeriesWriter, stale_na
 
 use super::RuleManager;
 use super::history::Transition;
-use super::render::render;
+use super::render::ParsedTemplate;
 use super::state::{RuleKey, StateFile};
 use crate::alert::{AlertState, LabelSet, NotifyAlert};
 use crate::error::AlertingError;
@@ -110,6 +110,9 @@ pub(crate) struct RuleRuntime {
     previous_series: HashSet<Labels>,
     /// Alerts by label set; empty for recording rules.
     pub(crate) active: HashMap<LabelSet, Alert>,
+    /// `labels` and, for alerting rules, the annotations, parsed as templates once.
+    label_templates: Vec<ParsedTemplate>,
+    annotation_templates: Vec<ParsedTemplate>,
 }
 
 impl RuleRuntime {
@@ -120,7 +123,19 @@ impl RuleRuntime {
         };
         let mut labels = group_labels.clone();
         labels.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let templates = |texts: &BTreeMap<String, String>| -> Vec<ParsedTemplate> {
+            texts
+                .iter()
+                .map(|(name, text)| ParsedTemplate::new(name, text))
+                .collect()
+        };
+        let (label_templates, annotation_templates) = match &rule {
+            Rule::Alerting(r) => (templates(&labels), templates(&r.annotations)),
+            Rule::Recording(_) => (Vec::new(), Vec::new()),
+        };
         RuleRuntime {
+            label_templates,
+            annotation_templates,
             expr: RuleExpr::parse(rule.expr()),
             rule,
             labels,
@@ -475,14 +490,14 @@ impl EvalContext<'_> {
                 external_url: &config.external_url,
             };
             let expanded: Vec<(String, String)> = rule
-                .labels
+                .label_templates
                 .iter()
-                .map(|(name, text)| (name.clone(), render(text, &data)))
+                .map(|t| (t.name.clone(), t.render(&data)))
                 .collect();
-            let annotations: LabelSet = spec
-                .annotations
+            let annotations: LabelSet = rule
+                .annotation_templates
                 .iter()
-                .map(|(name, text)| (name.clone(), render(text, &data)))
+                .map(|t| (t.name.clone(), t.render(&data)))
                 .collect();
             for (name, value) in expanded {
                 if value.is_empty() {
