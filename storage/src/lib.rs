@@ -32,6 +32,7 @@ mod error;
 mod files;
 mod go_duration;
 mod jobs;
+pub mod json;
 mod logs;
 mod metrics;
 mod model;

@@ -57,7 +57,7 @@ fn event(time_ms: i64, level: &str, service: &str, message: &str, extra: Value) 
         trace_id: None,
         span_id: None,
         fingerprint: None,
-        fields,
+        fields: serde_json::Value::Object(fields).to_string(),
         raw: raw.to_string(),
     }
 }
@@ -83,7 +83,7 @@ fn id_counts(store: &LogStore) -> HashMap<u64, u32> {
     loop {
         let page = store.search(&q).unwrap();
         for h in &page.hits {
-            let id = h.record.fields["id"].as_u64().unwrap();
+            let id = h.record.fields_map()["id"].as_u64().unwrap();
             *counts.entry(id).or_default() += 1;
         }
         match page.next {
@@ -320,7 +320,7 @@ fn paging_through_ten_thousand_hits_has_no_duplicates_or_gaps() {
                 (
                     h.record.time_ms,
                     h.seq,
-                    h.record.fields["id"].as_u64().unwrap(),
+                    h.record.fields_map()["id"].as_u64().unwrap(),
                 )
             }));
             match page.next {
@@ -724,7 +724,7 @@ fn tail_subscribers_receive_committed_records_in_order() {
     }
     let ids: Vec<u64> = got
         .iter()
-        .map(|h| h.record.fields["id"].as_u64().unwrap())
+        .map(|h| h.record.fields_map()["id"].as_u64().unwrap())
         .collect();
     assert_eq!(ids, (100..400).collect::<Vec<_>>());
     let seqs: Vec<u64> = got.iter().map(|h| h.seq).collect();
@@ -737,7 +737,7 @@ fn tail_subscribers_receive_committed_records_in_order() {
         .unwrap();
     let ids: Vec<u64> = matching
         .iter()
-        .map(|h| h.record.fields["id"].as_u64().unwrap())
+        .map(|h| h.record.fields_map()["id"].as_u64().unwrap())
         .collect();
     assert_eq!(ids, (150..160).chain([399]).collect::<Vec<_>>());
     assert_eq!(store.filter_hits("", got.clone()).unwrap().len(), 300);
@@ -843,7 +843,7 @@ fn logstash_event(rng: &mut StdRng, i: u64, t: i64) -> LogRecord {
         trace_id: None,
         span_id: None,
         fingerprint: (level == "ERROR").then(|| "fp-upstream-timeout".to_string()),
-        fields,
+        fields: serde_json::Value::Object(fields).to_string(),
         raw: raw.to_string(),
     }
 }

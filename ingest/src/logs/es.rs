@@ -12,9 +12,11 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Map, Value, json};
+use storage::json::{JsonError, JsonScalar, JsonTape, JsonValue};
 use storage::{StorageError, now_ms};
 
 use super::http::{BodyError, LogsState, append, count_reject, decode_body};
+use super::normalize::number_text;
 use crate::IngestError;
 
 const TRANSPORT: &str = "es_bulk";
@@ -349,11 +351,19 @@ async fn bulk(
     }
 }
 
-fn string_or_number(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+fn string_or_number(v: Option<JsonValue<'_>>) -> Option<String> {
+    match v?.scalar()? {
+        JsonScalar::Str(s) => Some(s.to_string()),
+        JsonScalar::Bool(_) => None,
+        number => number_text(number),
+    }
+}
+
+/// Why an action line is not JSON, in serde's words (as the rest of the answers word it).
+fn action_json_error(line: &[u8], tape_error: Option<JsonError>) -> String {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+        Err(e) => e.to_string(),
+        Ok(_) => tape_error.map_or_else(|| "invalid UTF-8".to_string(), |e| e.to_string()),
     }
 }
 
@@ -379,35 +389,36 @@ fn bulk_items(
     let mut records = Vec::new();
     // item of each record
     let mut origin = Vec::new();
+    let lines_counter = state.metrics.logs_lines.with_label_values(&[TRANSPORT]);
     while let Some((n, line)) = lines.next() {
-        let action: Value = serde_json::from_slice(line).map_err(|e| {
-            BulkError::Malformed(format!(
-                "Malformed action/metadata line [{n}], expected a JSON object: {e}"
-            ))
-        })?;
-        let Value::Object(action) = action else {
+        let tape = match std::str::from_utf8(line).map(JsonTape::parse) {
+            Ok(Ok(tape)) => tape,
+            failed => {
+                let e = action_json_error(line, failed.ok().and_then(Result::err));
+                return Err(BulkError::Malformed(format!(
+                    "Malformed action/metadata line [{n}], expected a JSON object: {e}"
+                )));
+            }
+        };
+        let action = tape.root();
+        if !action.is_object() {
             return Err(BulkError::Malformed(format!(
                 "Malformed action/metadata line [{n}], expected START_OBJECT but found {}",
-                super::normalize::json_kind(&action)
+                action.kind_name()
             )));
-        };
-        let mut entries = action.into_iter();
-        let (Some((name, meta)), None) = (entries.next(), entries.next()) else {
+        }
+        let mut entries = action.members();
+        let (Some(entry), None) = (entries.next(), entries.next()) else {
             return Err(BulkError::Malformed(format!(
                 "Malformed action/metadata line [{n}], expected exactly one action"
             )));
         };
-        let empty = Map::new();
-        let meta = meta.as_object().unwrap_or(&empty);
-        let index = string_or_number(meta.get("_index"))
+        let name = entry.key.to_string();
+        let index = string_or_number(entry.value.get("_index"))
             .or_else(|| path_index.clone())
             .unwrap_or_default();
-        let id = string_or_number(meta.get("_id"));
-        state
-            .metrics
-            .logs_lines
-            .with_label_values(&[TRANSPORT])
-            .inc();
+        let id = string_or_number(entry.value.get("_id"));
+        lines_counter.inc();
         let mut item = Item {
             action: name.clone(),
             index,
@@ -427,9 +438,7 @@ fn bulk_items(
                 Some((_, doc)) => match state.normalizer.line(doc.to_vec(), now) {
                     Ok(mut record) => {
                         if !item.index.is_empty() {
-                            record
-                                .fields
-                                .insert("_index".into(), Value::String(item.index.clone()));
+                            record.insert_field("_index", Value::String(item.index.clone()));
                         }
                         records.push(record);
                         origin.push(items.len());
@@ -514,9 +523,7 @@ async fn single(
                         )));
                     }
                 };
-                record
-                    .fields
-                    .insert("_index".into(), Value::String(stored_index));
+                record.insert_field("_index", Value::String(stored_index));
                 let outcome = append(&*admitted.writer, metrics, TRANSPORT, vec![record])
                     .map_err(BulkError::Storage)?;
                 Ok(match outcome.rejected.into_iter().next() {
@@ -846,10 +853,13 @@ mod tests {
         let r = &records[0];
         assert_eq!(r.time_ms, 1_714_564_800_123);
         assert_eq!(r.message, "GET /api/orders/17 200 12ms");
-        assert_eq!(r.fields["_index"], "fluent-bit");
-        assert_eq!(r.fields["stream"], "stdout");
-        assert_eq!(r.fields["kubernetes"]["pod_name"], "api-7d9f8b6c4-x2x7p");
-        assert_eq!(r.fields["time"], "2024-05-01T12:00:00.123456789Z");
+        assert_eq!(r.fields_map()["_index"], "fluent-bit");
+        assert_eq!(r.fields_map()["stream"], "stdout");
+        assert_eq!(
+            r.fields_map()["kubernetes"]["pod_name"],
+            "api-7d9f8b6c4-x2x7p"
+        );
+        assert_eq!(r.fields_map()["time"], "2024-05-01T12:00:00.123456789Z");
         assert_eq!(r.level, None);
         // Merge_Log: the application's JSON fields at the top level
         let r = &records[1];
@@ -880,9 +890,9 @@ mod tests {
             "index",
         )
         .await;
-        assert_eq!(records[0].fields["_index"], "logstash-2024.05.01");
+        assert_eq!(records[0].fields_map()["_index"], "logstash-2024.05.01");
         assert_eq!(records[0].level.as_deref(), Some("WARN"));
-        assert_eq!(records[1].fields["_index"], "logstash-2024.05.01");
+        assert_eq!(records[1].fields_map()["_index"], "logstash-2024.05.01");
         assert!(
             records[1].fingerprint.is_some(),
             "a Python traceback in exc_info"
@@ -923,12 +933,12 @@ mod tests {
         assert_eq!(r.time_ms, 1_714_564_800_123);
         assert_eq!(r.host.as_deref(), Some("web-1"));
         assert_eq!(r.message, "GET /health 200");
-        assert_eq!(r.fields["_index"], "vector-2024.05.01");
-        assert_eq!(r.fields["source_type"], "file");
-        assert_eq!(r.fields["file"], "/var/log/app/access.log");
+        assert_eq!(r.fields_map()["_index"], "vector-2024.05.01");
+        assert_eq!(r.fields_map()["source_type"], "file");
+        assert_eq!(r.fields_map()["file"], "/var/log/app/access.log");
         // docker_logs source: the container's line, not parsed
         let r = &records[1];
-        assert_eq!(r.fields["container_name"], "checkout");
+        assert_eq!(r.fields_map()["container_name"], "checkout");
         assert_eq!(r.time_ms, 1_714_564_800_456);
         assert!(r.message.starts_with("{\"level\":\"error\""));
         // _type for an API version 6 target, id_key
@@ -942,10 +952,10 @@ mod tests {
             "create",
         )
         .await;
-        assert_eq!(records[0].fields["_index"], "logs-generic-default");
+        assert_eq!(records[0].fields_map()["_index"], "logs-generic-default");
         assert_eq!(records[0].time_ms, 1_714_564_801_500);
         assert_eq!(
-            records[0].fields["data_stream"],
+            records[0].fields_map()["data_stream"],
             json!({"dataset": "generic", "namespace": "default", "type": "logs"})
         );
         assert_eq!(records[1].service.as_deref(), Some("billing"));
@@ -970,10 +980,10 @@ mod tests {
         );
         let records = writer.records();
         assert_eq!(records[0].host.as_deref(), Some("web-1"));
-        assert_eq!(records[0].fields["_index"], "filebeat-8.17.0");
+        assert_eq!(records[0].fields_map()["_index"], "filebeat-8.17.0");
         assert_eq!(records[0].message, "connection reset by peer");
         assert_eq!(
-            records[0].fields["log"]["file"]["path"],
+            records[0].fields_map()["log"]["file"]["path"],
             "/var/log/app/app.log"
         );
         assert_eq!(records[1].level.as_deref(), Some("ERROR"));
@@ -1034,7 +1044,7 @@ mod tests {
         assert_eq!(items[1]["create"]["_id"], "given");
         assert_eq!(items[1]["create"]["_index"], "other");
         let records = writer.records();
-        assert_eq!(records[0].fields["_index"], "app-logs");
+        assert_eq!(records[0].fields_map()["_index"], "app-logs");
         assert_eq!(metrics.logs_lines.with_label_values(&["es_bulk"]).get(), 6);
         assert_eq!(
             metrics.logs_written.with_label_values(&["es_bulk"]).get(),
@@ -1128,7 +1138,7 @@ mod tests {
         let records = writer.records();
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].message, "hello");
-        assert_eq!(records[0].fields["_index"], "my-logs");
+        assert_eq!(records[0].fields_map()["_index"], "my-logs");
     }
 
     #[tokio::test]

@@ -141,7 +141,7 @@ fn convert_record(
         trace_id,
         span_id,
         fingerprint,
-        fields,
+        fields: LogRecord::fields_text(&fields),
         raw,
     })
 }
@@ -263,19 +263,19 @@ mod tests {
             Some("abababababababababababababababab")
         );
         assert_eq!(r.span_id.as_deref(), Some("0101010101010101"));
-        assert_eq!(r.fields["http.route"], "/pay");
-        assert_eq!(r.fields["retries"], 3);
+        assert_eq!(r.fields_map()["http.route"], "/pay");
+        assert_eq!(r.fields_map()["retries"], 3);
         assert_eq!(
-            r.fields["resource"],
+            r.fields_map()["resource"],
             json!({"service.name": "checkout", "host.name": "node-1", "k8s.pod.name": "checkout-7d9"})
         );
-        assert_eq!(r.fields["scope"], json!({"name": "app.logger"}));
+        assert_eq!(r.fields_map()["scope"], json!({"name": "app.logger"}));
         assert!(r.fingerprint.is_some());
         // the same error with another number groups with it
         let mut other = out.records[0].clone();
         other.message = "payment failed for order 43".into();
         assert_eq!(
-            fingerprint(&other.fields, &other.message, true),
+            fingerprint(&other.fields_map(), &other.message, true),
             r.fingerprint
         );
         // raw is the record as OTLP/JSON
@@ -333,8 +333,8 @@ mod tests {
         };
         assert_eq!(m.time_ms, 2);
         assert_eq!(m.message, r#"{"n":1.5,"user":"ann"}"#);
-        assert_eq!(m.fields["body"]["user"], "ann");
-        assert_eq!(m.fields["event.name"], "login");
+        assert_eq!(m.fields_map()["body"]["user"], "ann");
+        assert_eq!(m.fields_map()["event.name"], "login");
         assert_eq!(m.trace_id, None);
         assert_eq!(m.span_id, None);
         assert_eq!(m.fingerprint, None);

@@ -25,10 +25,64 @@ pub struct LogRecord {
     /// Error group of an error line (ERROR level or above, or carrying an exception), `None`
     /// for other lines.
     pub fingerprint: Option<String>,
-    /// Every other field of the event, nested objects kept (searchable as `a.b:value`).
-    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Every other field of the event, as the text of a JSON object (`{"a":1,"b":{"c":"d"}}`),
+    /// nested objects kept (searchable as `a.b:value`); empty when there is none. Text, not a
+    /// tree: ingest copies the members out of the event as they came, and the index reads
+    /// them with one pass of [`crate::json::JsonTape`].
+    pub fields: String,
     /// The original event, as received.
     pub raw: String,
+}
+
+impl LogRecord {
+    /// The fields as a map; empty when there are none (or, which no writer does, when the
+    /// text is not a JSON object).
+    pub fn fields_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::from_str(&self.fields) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    /// The `fields` text of a map: empty for an empty map.
+    pub fn fields_text(map: &serde_json::Map<String, serde_json::Value>) -> String {
+        if map.is_empty() {
+            return String::new();
+        }
+        // Writing a map of JSON values into a String cannot fail.
+        serde_json::to_string(map).unwrap_or_default()
+    }
+
+    /// Sets the top-level field `key`, replacing one of that name.
+    pub fn insert_field(&mut self, key: &str, value: serde_json::Value) {
+        let is_new_key = || {
+            crate::json::JsonTape::parse(&self.fields)
+                .is_ok_and(|tape| tape.root().is_object() && tape.root().get(key).is_none())
+        };
+        if self.fields.is_empty() || !is_new_key() {
+            let mut map = self.fields_map();
+            map.insert(key.to_string(), value);
+            self.fields = LogRecord::fields_text(&map);
+            return;
+        }
+        // The common case, a new key: written in front of the members as they came.
+        let mut out = String::with_capacity(self.fields.len() + key.len() + 32);
+        out.push('{');
+        out.push_str(&serde_json::Value::from(key).to_string());
+        out.push(':');
+        out.push_str(&value.to_string());
+        // An object's text: `{` after any whitespace.
+        let members = self
+            .fields
+            .trim_start()
+            .strip_prefix('{')
+            .unwrap_or_default();
+        if !members.trim_start().starts_with('}') {
+            out.push(',');
+        }
+        out.push_str(members);
+        self.fields = out;
+    }
 }
 
 /// What an append did with a batch.
@@ -135,4 +189,50 @@ pub struct ErrorGroup {
     pub services: Vec<String>,
     /// The newest line of the group.
     pub example: LogHit,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::LogRecord;
+
+    fn record(fields: &str) -> LogRecord {
+        LogRecord {
+            time_ms: 0,
+            level: None,
+            service: None,
+            host: None,
+            message: String::new(),
+            trace_id: None,
+            span_id: None,
+            fingerprint: None,
+            fields: fields.to_string(),
+            raw: String::new(),
+        }
+    }
+
+    #[test]
+    fn insert_field_adds_or_replaces() -> Result<(), serde_json::Error> {
+        for (fields, want) in [
+            ("", json!({"_index": "x"})),
+            ("{}", json!({"_index": "x"})),
+            (" { } ", json!({"_index": "x"})),
+            (r#"{"a":1}"#, json!({"_index": "x", "a": 1})),
+            (
+                r#" { "a" : {"b":[1]} } "#,
+                json!({"_index": "x", "a": {"b": [1]}}),
+            ),
+            (r#"{"_index":"old","a":1}"#, json!({"_index": "x", "a": 1})),
+        ] {
+            let mut r = record(fields);
+            r.insert_field("_index", json!("x"));
+            assert_eq!(
+                serde_json::from_str::<Value>(&r.fields)?,
+                want,
+                "{fields:?}"
+            );
+        }
+        Ok(())
+    }
 }

@@ -7,7 +7,7 @@
 //! u8       presence bits: 1 level, 2 service, 4 host, 8 trace_id, 16 span_id, 32 fingerprint
 //! bytes    each present optional field, in that order
 //! bytes    message
-//! bytes    fields (compact JSON object; zero bytes for an empty object)
+//! bytes    fields (the text of a JSON object; zero bytes for none)
 //! bytes    raw
 //! ```
 //!
@@ -31,13 +31,7 @@ pub(crate) fn encode_record(r: &LogRecord, out: &mut Vec<u8>) {
         put_bytes(out, v.as_bytes());
     }
     put_bytes(out, r.message.as_bytes());
-    if r.fields.is_empty() {
-        put_uvarint(out, 0);
-    } else {
-        // Serialising a map of JSON values cannot fail.
-        let json = serde_json::to_vec(&r.fields).unwrap_or_default();
-        put_bytes(out, &json);
-    }
+    put_bytes(out, r.fields.as_bytes());
     put_bytes(out, r.raw.as_bytes());
 }
 
@@ -64,12 +58,7 @@ pub(crate) fn decode_record(mut buf: &[u8]) -> Option<LogRecord> {
         }
     }
     let message = get_string(&mut buf)?;
-    let fields_json = get_bytes(&mut buf)?;
-    let fields = if fields_json.is_empty() {
-        serde_json::Map::new()
-    } else {
-        serde_json::from_slice(fields_json).ok()?
-    };
+    let fields = get_string(&mut buf)?;
     let raw = get_string(&mut buf)?;
     let [level, service, host, trace_id, span_id, fingerprint] = optional;
     Some(LogRecord {
@@ -142,10 +131,11 @@ mod tests {
             message in "\\PC{0,40}", raw in "\\PC{0,40}",
             key in "[a-z.]{1,8}", value in any::<i64>(), with_fields in any::<bool>(),
         ) {
-            let mut fields = serde_json::Map::new();
-            if with_fields {
-                fields.insert(key, serde_json::json!({"n": value, "s": "x"}));
-            }
+            let fields = if with_fields {
+                serde_json::json!({key: {"n": value, "s": "x"}}).to_string()
+            } else {
+                String::new()
+            };
             let r = LogRecord {
                 time_ms, level, service, host, message, trace_id, span_id, fingerprint, fields, raw,
             };

@@ -831,11 +831,8 @@ impl Indexer {
                 return Err(e);
             }
         };
-        let Pending {
-            mut record,
-            encoded,
-        } = pending;
-        let doc = self.shared.schema.document(seq, &mut record, &encoded);
+        let Pending { record, encoded } = pending;
+        let doc = self.shared.schema.document(seq, &record, &encoded);
         if let Err(e) = w.add(doc) {
             self.failed.insert(seq, Pending { record, encoded });
             return Err(index_err(e));
@@ -968,7 +965,7 @@ impl BareLogIndex {
     }
 
     /// Encodes the record as the store stores it and adds its document.
-    pub fn add(&mut self, record: &mut LogRecord) -> Result<(), StorageError> {
+    pub fn add(&mut self, record: &LogRecord) -> Result<(), StorageError> {
         self.encoded.clear();
         codec::encode_record(record, &mut self.encoded);
         self.seq += 1;

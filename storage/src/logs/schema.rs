@@ -24,6 +24,7 @@ use tantivy::tokenizer::{
 use tantivy::{IndexSettings, TantivyDocument};
 
 use super::api::LogRecord;
+use crate::json::JsonTape;
 
 /// Keyword fields: the whole value is one token, lower-cased, so `level:error` finds `ERROR`.
 pub(crate) const KEYWORD_TOKENIZER: &str = "argus_keyword";
@@ -112,13 +113,9 @@ impl LogSchema {
     }
 
     /// The document of a record: indexed fields from `record`, and `stored` (its encoding)
-    /// as the one stored field.
-    pub(crate) fn document(
-        &self,
-        seq: u64,
-        record: &mut LogRecord,
-        stored: &[u8],
-    ) -> TantivyDocument {
+    /// as the one stored field. Fields whose text is not a JSON object (no writer makes
+    /// such) are left out of the index; the record keeps them.
+    pub(crate) fn document(&self, seq: u64, record: &LogRecord, stored: &[u8]) -> TantivyDocument {
         let mut doc = TantivyDocument::new();
         doc.add_i64(self.time, record.time_ms);
         doc.add_u64(self.seq, seq);
@@ -135,13 +132,11 @@ impl LogSchema {
             }
         }
         doc.add_text(self.message, &record.message);
-        if !record.fields.is_empty() {
-            // Borrowed as a JSON value for the length of the call, then put back.
-            let object = serde_json::Value::Object(std::mem::take(&mut record.fields));
-            doc.add_field_value(self.fields, &object);
-            if let serde_json::Value::Object(map) = object {
-                record.fields = map;
-            }
+        if !record.fields.is_empty()
+            && let Ok(tape) = JsonTape::parse(&record.fields)
+            && tape.root().is_object()
+        {
+            doc.add_field_value(self.fields, tape.root());
         }
         doc.add_bytes(self.record, stored);
         doc

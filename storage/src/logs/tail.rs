@@ -246,7 +246,7 @@ mod tests {
                 trace_id: None,
                 span_id: None,
                 fingerprint: None,
-                fields: serde_json::Map::new(),
+                fields: String::new(),
                 raw: String::new(),
             },
         })
