@@ -80,18 +80,26 @@ impl<'t> JsonTape<'t> {
                 what: "text longer than 4 GiB",
             });
         }
+        let mut nodes = SPARE_NODES.take();
+        nodes.clear();
         let mut p = Parser {
             b: text.as_bytes(),
             pos: 0,
             depth: 0,
-            // A log event has a node per 15-30 bytes.
-            nodes: Vec::with_capacity(text.len() / 12 + 4),
+            nodes,
             unescaped: Vec::new(),
         };
-        p.value()?;
-        p.skip_whitespace();
-        if p.pos != p.b.len() {
-            return Err(p.error("trailing characters"));
+        let read = p.value().and_then(|()| {
+            p.skip_whitespace();
+            if p.pos == p.b.len() {
+                Ok(())
+            } else {
+                Err(p.error("trailing characters"))
+            }
+        });
+        if let Err(e) = read {
+            keep_spare(p.nodes);
+            return Err(e);
         }
         Ok(JsonTape {
             text,
@@ -107,6 +115,28 @@ impl<'t> JsonTape<'t> {
 
     pub fn text(&self) -> &'t str {
         self.text
+    }
+}
+
+impl Drop for JsonTape<'_> {
+    fn drop(&mut self) {
+        keep_spare(std::mem::take(&mut self.nodes));
+    }
+}
+
+thread_local! {
+    /// The node buffer of the last tape this thread dropped: ingest reads one event after
+    /// another on the same threads, and a fresh buffer per event was a good part of its
+    /// allocations.
+    static SPARE_NODES: std::cell::Cell<Vec<Node>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Buffers up to this many nodes are kept for the next tape (a 1 MiB event has ~50,000).
+const MAX_SPARE_NODES: usize = 1 << 16;
+
+fn keep_spare(nodes: Vec<Node>) {
+    if nodes.capacity() <= MAX_SPARE_NODES {
+        SPARE_NODES.set(nodes);
     }
 }
 

@@ -16,7 +16,7 @@ use storage::json::{JsonError, JsonScalar, JsonTape, JsonValue};
 use storage::{StorageError, now_ms};
 
 use super::http::{BodyError, LogsState, append, count_reject, decode_body};
-use super::normalize::number_text;
+use super::normalize::{ExtraField, number_text};
 use crate::IngestError;
 
 const TRANSPORT: &str = "es_bulk";
@@ -390,6 +390,8 @@ fn bulk_items(
     // item of each record
     let mut origin = Vec::new();
     let lines_counter = state.metrics.logs_lines.with_label_values(&[TRANSPORT]);
+    // The `_index` field of the documents, written once while the index stays the same.
+    let mut extra: Option<ExtraField> = None;
     while let Some((n, line)) = lines.next() {
         let tape = match std::str::from_utf8(line).map(JsonTape::parse) {
             Ok(Ok(tape)) => tape,
@@ -435,23 +437,32 @@ fn bulk_items(
                         "Validation Failed: 1: source is missing;".into(),
                     ));
                 }
-                Some((_, doc)) => match state.normalizer.line(doc.to_vec(), now) {
-                    Ok(mut record) => {
-                        if !item.index.is_empty() {
-                            record.insert_field("_index", Value::String(item.index.clone()));
+                Some((_, doc)) => {
+                    let normalized = if item.index.is_empty() {
+                        state.normalizer.line(doc.to_vec(), now)
+                    } else {
+                        if extra.as_ref().is_some_and(|e| e.value() != item.index) {
+                            extra = None;
                         }
-                        records.push(record);
-                        origin.push(items.len());
+                        let extra =
+                            extra.get_or_insert_with(|| ExtraField::new("_index", &item.index));
+                        state.normalizer.line_with_field(doc.to_vec(), now, extra)
+                    };
+                    match normalized {
+                        Ok(record) => {
+                            records.push(record);
+                            origin.push(items.len());
+                        }
+                        Err(reject) => {
+                            count_reject(&state.metrics, TRANSPORT, reject.reason());
+                            item.result = Err((
+                                400,
+                                "mapper_parsing_exception",
+                                format!("failed to parse: {reject}"),
+                            ));
+                        }
                     }
-                    Err(reject) => {
-                        count_reject(&state.metrics, TRANSPORT, reject.reason());
-                        item.result = Err((
-                            400,
-                            "mapper_parsing_exception",
-                            format!("failed to parse: {reject}"),
-                        ));
-                    }
-                },
+                }
             },
             "update" | "delete" => {
                 if name == "update" {

@@ -21,7 +21,7 @@
 
 use serde_json::{Map, Value};
 use storage::LogRecord;
-use storage::json::{JsonScalar, JsonTape, Member};
+use storage::json::{JsonScalar, JsonTape, JsonValue};
 
 use super::LogIngestConfig;
 use super::fingerprint::{exception_keys, fingerprint};
@@ -196,7 +196,19 @@ impl Normalizer {
     /// One line, without its line terminator, as bytes. `now_ms` is the time given to an event
     /// without a usable timestamp.
     pub fn line(&self, line: Vec<u8>, now_ms: i64) -> Result<LogRecord, LineReject> {
-        self.line_or_back(line, now_ms)
+        self.line_or_back(line, now_ms, None)
+            .map_err(|(reject, _)| reject)
+    }
+
+    /// [`Normalizer::line`] with `extra` set in the record's fields (replacing a field of
+    /// its name), as `_bulk` keeps the index a document was sent to.
+    pub(crate) fn line_with_field(
+        &self,
+        line: Vec<u8>,
+        now_ms: i64,
+        extra: &ExtraField,
+    ) -> Result<LogRecord, LineReject> {
+        self.line_or_back(line, now_ms, Some(extra))
             .map_err(|(reject, _)| reject)
     }
 
@@ -205,6 +217,7 @@ impl Normalizer {
         &self,
         line: Vec<u8>,
         now_ms: i64,
+        extra: Option<&ExtraField>,
     ) -> Result<LogRecord, (LineReject, Vec<u8>)> {
         if line.len() > self.max_line_bytes {
             let reject = LineReject::LineTooLong {
@@ -214,7 +227,7 @@ impl Normalizer {
             return Err((reject, line));
         }
         let raw = String::from_utf8(line).map_err(|e| (LineReject::InvalidUtf8, e.into_bytes()))?;
-        self.parse(raw, now_ms)
+        self.parse(raw, now_ms, extra)
             .map_err(|(reject, raw)| (reject, raw.into_bytes()))
     }
 
@@ -226,24 +239,31 @@ impl Normalizer {
                 max: self.max_line_bytes,
             });
         }
-        self.parse(raw, now_ms).map_err(|(reject, _)| reject)
+        self.parse(raw, now_ms, None).map_err(|(reject, _)| reject)
     }
 
     /// One pass over the text ([`JsonTape`]) finds the record's parts and copies the other
     /// members into `fields` as they came. Events that need a part taken out of a nested
     /// object (`{"service":{"name":…}}`), and texts the tape refuses, go through a
     /// `serde_json` tree instead, which also words the error.
-    fn parse(&self, raw: String, now_ms: i64) -> Result<LogRecord, (LineReject, String)> {
-        let Ok(tape) = JsonTape::parse(&raw) else {
-            return self.parse_tree(raw, now_ms);
-        };
-        let root = tape.root();
-        if !root.is_object() {
-            return Err((LineReject::NotAnObject(root.kind_name()), raw));
-        }
-        let Some(parts) = self.tape_parts(&tape) else {
-            drop(tape);
-            return self.parse_tree(raw, now_ms);
+    fn parse(
+        &self,
+        raw: String,
+        now_ms: i64,
+        extra: Option<&ExtraField>,
+    ) -> Result<LogRecord, (LineReject, String)> {
+        let read = JsonTape::parse(&raw).map(|tape| {
+            let root = tape.root();
+            if root.is_object() {
+                Ok(self.tape_parts(&tape, extra))
+            } else {
+                Err(root.kind_name())
+            }
+        });
+        let parts = match read {
+            Ok(Ok(Some(parts))) => parts,
+            Ok(Err(kind)) => return Err((LineReject::NotAnObject(kind), raw)),
+            Ok(Ok(None)) | Err(_) => return self.parse_tree(raw, now_ms, extra),
         };
         let Parts {
             time_ms,
@@ -271,18 +291,31 @@ impl Normalizer {
     }
 
     /// The record's parts read from the tape of an object; `None` when a part lies in a
-    /// nested object (taking it out means rewriting that object: the tree path does it).
-    fn tape_parts(&self, tape: &JsonTape<'_>) -> Option<Parts> {
+    /// nested object (taking it out means rewriting that object: the tree path does it) or
+    /// the object has more than [`MAX_FAST_MEMBERS`] members.
+    fn tape_parts(&self, tape: &JsonTape<'_>, extra: Option<&ExtraField>) -> Option<Parts> {
         let names = &*self.names;
-        let mut members: Vec<Candidate<'_>> = tape
-            .root()
-            .members()
-            .map(|member| Candidate {
+        let root = tape.root();
+        // On the stack: no allocation per event.
+        let mut slots = [Candidate {
+            key: "",
+            value: root,
+            span: (0, 0),
+            bits: 0,
+            taken: false,
+        }; MAX_FAST_MEMBERS];
+        let mut len = 0;
+        for member in root.members() {
+            *slots.get_mut(len)? = Candidate {
+                key: member.key,
+                value: member.value,
+                span: (member.span.start, member.span.end),
                 bits: names.by_key.get(member.key).copied().unwrap_or(0),
-                member,
                 taken: false,
-            })
-            .collect();
+            };
+            len += 1;
+        }
+        let members = &mut slots[..len];
         let present = members.iter().fold(0, |bits, c| bits | c.bits);
         let mut take = |role: &Role, convert: &dyn Fn(JsonScalar<'_>) -> Option<Part>| {
             for (bit, name) in role {
@@ -292,16 +325,16 @@ impl Normalizer {
                 // Only members whose key is this name or its first part have its bit.
                 let exact = members
                     .iter()
-                    .position(|c| c.bits & bit != 0 && c.member.key == name.as_str())
+                    .position(|c| c.bits & bit != 0 && c.key == name.as_str())
                     .filter(|&i| !members[i].taken);
                 if let Some(i) = exact {
-                    if let Some(out) = members[i].member.value.scalar().and_then(convert) {
+                    if let Some(out) = members[i].value.scalar().and_then(convert) {
                         members[i].taken = true;
                         return Ok(Some(out));
                     }
                     continue;
                 }
-                if nested_scalar(&members, *bit, name).is_some_and(|v| convert(v).is_some()) {
+                if nested_scalar(members, *bit, name).is_some_and(|v| convert(v).is_some()) {
                     return Err(());
                 }
             }
@@ -318,10 +351,15 @@ impl Normalizer {
         let span_id = take(&names.span_id, &text(id_text)).ok()?;
 
         let remaining = || members.iter().filter(|c| !c.taken);
-        let mut fields = String::with_capacity(tape.text().len());
-        for c in remaining() {
+        let mut fields = String::with_capacity(tape.text().len() + 64);
+        if let Some(extra) = extra {
+            fields.push('{');
+            fields.push_str(&extra.member);
+        }
+        let replaced = |c: &&Candidate<'_>| extra.is_some_and(|e| c.key == e.key);
+        for c in remaining().filter(|c| !replaced(c)) {
             fields.push(if fields.is_empty() { '{' } else { ',' });
-            fields.push_str(&tape.text()[c.member.span.clone()]);
+            fields.push_str(&tape.text()[c.span.0..c.span.1]);
         }
         if !fields.is_empty() {
             fields.push('}');
@@ -336,8 +374,8 @@ impl Normalizer {
         let exception_members: Map<String, Value> = remaining()
             .filter(|c| c.bits & EXCEPTION_BIT != 0)
             .filter_map(|c| {
-                let value = serde_json::from_str(c.member.value.raw()).ok()?;
-                Some((c.member.key.to_string(), value))
+                let value = serde_json::from_str(c.value.raw()).ok()?;
+                Some((c.key.to_string(), value))
             })
             .collect();
         let fingerprint = fingerprint(&exception_members, &message, is_error);
@@ -355,9 +393,20 @@ impl Normalizer {
     }
 
     /// The `serde_json` path: a tree, parts taken out of it, the rest written back as text.
-    fn parse_tree(&self, raw: String, now_ms: i64) -> Result<LogRecord, (LineReject, String)> {
+    fn parse_tree(
+        &self,
+        raw: String,
+        now_ms: i64,
+        extra: Option<&ExtraField>,
+    ) -> Result<LogRecord, (LineReject, String)> {
         match serde_json::from_str::<Value>(&raw) {
-            Ok(Value::Object(map)) => Ok(self.object(raw, map, now_ms)),
+            Ok(Value::Object(map)) => {
+                let mut record = self.object(raw, map, now_ms);
+                if let Some(extra) = extra {
+                    record.insert_field(&extra.key, Value::String(extra.value.clone()));
+                }
+                Ok(record)
+            }
             Ok(other) => Err((LineReject::NotAnObject(json_kind(&other)), raw)),
             Err(e) => Err((LineReject::InvalidJson(e.to_string()), raw)),
         }
@@ -399,6 +448,31 @@ impl Normalizer {
     }
 }
 
+/// A string field set on every record of a request (`_bulk`'s `_index`), its member text
+/// written once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExtraField {
+    key: String,
+    value: String,
+    /// `"key":"value"`, escaped.
+    member: String,
+}
+
+impl ExtraField {
+    pub(crate) fn new(key: &str, value: &str) -> ExtraField {
+        let member = format!("{}:{}", Value::from(key), Value::from(value));
+        ExtraField {
+            key: key.to_string(),
+            value: value.to_string(),
+            member,
+        }
+    }
+
+    pub(crate) fn value(&self) -> &str {
+        &self.value
+    }
+}
+
 /// What [`Normalizer::tape_parts`] finds.
 struct Parts {
     time_ms: Option<i64>,
@@ -434,9 +508,16 @@ impl Part {
     }
 }
 
+/// Events with more top-level members than this take the tree path.
+const MAX_FAST_MEMBERS: usize = 64;
+
 /// A top-level member of an event, with the bits of the names it may hold.
+#[derive(Clone, Copy)]
 struct Candidate<'t> {
-    member: Member<'t>,
+    key: &'t str,
+    value: JsonValue<'t>,
+    /// Byte span of `"key": value` in the event.
+    span: (usize, usize),
     bits: u64,
     taken: bool,
 }
@@ -448,8 +529,8 @@ fn nested_scalar<'a>(members: &[Candidate<'a>], bit: u64, name: &str) -> Option<
     let first = parts.next()?;
     let start = members
         .iter()
-        .find(|c| !c.taken && c.bits & bit != 0 && c.member.key == first)?;
-    let mut current = start.member.value;
+        .find(|c| !c.taken && c.bits & bit != 0 && c.key == first)?;
+    let mut current = start.value;
     let mut nested = false;
     for part in parts {
         current = current.get(part)?;
@@ -650,8 +731,81 @@ fn epoch_ms_int(i: i64) -> Option<i64> {
 /// RFC 3339 (`2024-05-01T12:00:00.123456+02:00`) and its common relaxations: `t` or a space
 /// for `T`, a comma before the fraction (Python's `asctime`), any number of fraction digits,
 /// `Z`/`z`, `±HH:MM`, `±HHMM` or `±HH` as offset, none meaning UTC. Years before 1970 are
-/// refused.
+/// refused, and so are fields out of their range (a leap second `60` reads as `59`).
 pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19
+        || !s.is_ascii()
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let number = |from: usize, len: usize| -> Option<i64> {
+        b[from..from + len].iter().try_fold(0i64, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (number(0, 4)?, number(5, 2)?, number(8, 2)?);
+    let (hour, minute, second) = (number(11, 2)?, number(14, 2)?, number(17, 2)?);
+    if year < 1970
+        || !(1..=12).contains(&month)
+        || !(1..=days_in_month(year, month)).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut end = 19;
+    let mut ms = 0;
+    if matches!(b.get(19), Some(b'.' | b',')) {
+        let digits = b[20..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        // Milliseconds: the first three digits, the rest cut off.
+        ms = (0..3).fold(0, |ms, i| {
+            ms * 10
+                + b.get(20 + i)
+                    .filter(|_| i < digits)
+                    .map_or(0, |c| i64::from(c - b'0'))
+        });
+        end = 20 + digits;
+    }
+    let offset_s = parse_offset(&s[end..])?;
+    let seconds =
+        days_since_epoch(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second.min(59);
+    (seconds * 1000 + ms).checked_sub(offset_s.checked_mul(1000)?)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
+/// `days_from_civil`).
+fn days_since_epoch(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The first version of [`parse_rfc3339`], through `humantime`: the reference the tests
+/// hold it to.
+#[cfg(test)]
+fn parse_rfc3339_with_humantime(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 19 || !s.is_ascii() {
         return None;
@@ -1147,10 +1301,24 @@ mod tests {
                 "type",
                 "stack",
                 "err",
+                "_index",
             ])
             .prop_map(str::to_string),
             ".{0,12}",
         ]
+    }
+
+    /// An event with more members than the one-pass path holds takes the tree path.
+    #[test]
+    fn many_members() -> Result<(), LineReject> {
+        let mut map: Map<String, Value> = (0..100).map(|i| (format!("k{i}"), json!(i))).collect();
+        map.insert("level".into(), json!("error"));
+        let raw = Value::Object(map).to_string();
+        let r = normalizer().event(raw.clone(), NOW)?;
+        assert_eq!(r.level.as_deref(), Some("ERROR"));
+        assert_eq!(r.fields_map().len(), 100);
+        assert_eq!(r.fields_map()["k99"], json!(99));
+        Ok(())
     }
 
     /// Every float of `v` as a multiple of 1/8 below a million, which any parser reads exactly.
@@ -1189,6 +1357,19 @@ mod tests {
             }
         }
 
+        /// The calendar arithmetic agrees with `humantime`'s on dates in and out of range.
+        #[test]
+        fn rfc3339_agrees_with_humantime(
+            (y, mo, d) in (1965i64..2110, 0i64..14, 0i64..33),
+            (h, mi, s) in (0i64..26, 0i64..62, 0i64..62),
+            sep in prop::sample::select(vec!["T", "t", " "]),
+            fraction in "([.,][0-9]{0,12})?",
+            offset in "(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?",
+        ) {
+            let text = format!("{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}:{s:02}{fraction}{offset}");
+            prop_assert_eq!(parse_rfc3339(&text), parse_rfc3339_with_humantime(&text), "{}", text);
+        }
+
         /// The one-pass path and the tree path make the same record from any event. Floats
         /// are made short: serde's default float parser is not always correctly rounded, the
         /// tape's is, so the tree path's text of a long float may differ in its last digit.
@@ -1196,13 +1377,21 @@ mod tests {
         fn tape_and_tree_agree(
             entries in prop::collection::vec((key(), arb_json()), 0..12),
             pretty in any::<bool>(),
+            index in proptest::option::of("[a-z\"\\\\-]{0,8}"),
         ) {
             let map: Map<String, Value> = entries.into_iter().collect();
             let value = short_floats(Value::Object(map));
             let raw = if pretty { format!("{value:#}") } else { value.to_string() };
             let n = normalizer();
-            let fast = n.event(raw.clone(), NOW).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let tree = n.parse_tree(raw, NOW).map_err(|(e, _)| TestCaseError::fail(e.to_string()))?;
+            let extra = index.map(|i| ExtraField::new("_index", &i));
+            let fast = match &extra {
+                Some(extra) => n.line_with_field(raw.clone().into_bytes(), NOW, extra),
+                None => n.event(raw.clone(), NOW),
+            }
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let tree = n
+                .parse_tree(raw, NOW, extra.as_ref())
+                .map_err(|(e, _)| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(fast.fields_map(), tree.fields_map());
             prop_assert_eq!(fast.fields.is_empty(), tree.fields.is_empty());
             prop_assert_eq!(

@@ -443,7 +443,7 @@ fn write_lines(shared: &Shared, lines: Vec<Vec<u8>>, peer: SocketAddr) {
     let now = now_ms();
     let mut records = Vec::with_capacity(lines.len());
     for line in lines {
-        match shared.normalizer.line_or_back(line, now) {
+        match shared.normalizer.line_or_back(line, now, None) {
             Ok(record) => records.push(record),
             Err((reject, line)) => reject_line(shared, &reject, &line, peer),
         }

@@ -14,7 +14,9 @@
 //! A write-ahead log record is a batch: `uvarint count`, then `count` × `bytes record`.
 
 use super::api::LogRecord;
-use crate::varint::{get_bytes, get_uvarint, get_varint, put_bytes, put_uvarint, put_varint};
+use crate::varint::{
+    get_bytes, get_uvarint, get_varint, put_bytes, put_uvarint, put_varint, zigzag,
+};
 
 /// Appends the encoding of `r` to `out`.
 pub(crate) fn encode_record(r: &LogRecord, out: &mut Vec<u8>) {
@@ -85,22 +87,39 @@ fn get_string(buf: &mut &[u8]) -> Option<String> {
 pub(crate) fn encode_batch(records: &[LogRecord]) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
     let estimate: usize = records
         .iter()
-        .map(|r| r.raw.len() + r.message.len() + 96)
+        .map(|r| r.raw.len() + r.message.len() + r.fields.len() + 96)
         .sum();
     let mut out = Vec::with_capacity(estimate + 10);
     put_uvarint(&mut out, records.len() as u64);
     let mut ranges = Vec::with_capacity(records.len());
-    // The length prefix comes first, so each record is encoded here and copied while hot.
-    let mut scratch = Vec::with_capacity(4096);
     for r in records {
-        scratch.clear();
-        encode_record(r, &mut scratch);
-        put_uvarint(&mut out, scratch.len() as u64);
+        // The length prefix comes first: it is computed, so the record is written once.
+        put_uvarint(&mut out, encoded_len(r) as u64);
         let at = out.len();
-        out.extend_from_slice(&scratch);
+        encode_record(r, &mut out);
         ranges.push(at..out.len());
     }
     (out, ranges)
+}
+
+/// The length of [`encode_record`]'s output for `r`.
+fn encoded_len(r: &LogRecord) -> usize {
+    let bytes = |len: usize| uvarint_len(len as u64) + len;
+    let optional: usize = optional_fields(r)
+        .into_iter()
+        .flatten()
+        .map(|v| bytes(v.len()))
+        .sum();
+    uvarint_len(zigzag(r.time_ms))
+        + 1
+        + optional
+        + bytes(r.message.len())
+        + bytes(r.fields.len())
+        + bytes(r.raw.len())
+}
+
+fn uvarint_len(v: u64) -> usize {
+    (64 - v.max(1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// The encoded records of a write-ahead log payload; `None` when it does not decode.
@@ -141,6 +160,7 @@ mod tests {
             };
             let mut buf = Vec::new();
             encode_record(&r, &mut buf);
+            prop_assert_eq!(encoded_len(&r), buf.len());
             prop_assert_eq!(decode_record(&buf), Some(r.clone()));
             let (batch, ranges) = encode_batch(&[r.clone(), r]);
             prop_assert_eq!(decode_batch(&batch), Some(vec![buf.as_slice(), buf.as_slice()]));
