@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Map, Value, json};
 use storage::json::{JsonError, JsonScalar, JsonTape, JsonValue};
-use storage::{StorageError, now_ms};
+use storage::{LogRecord, StorageError, now_ms};
 
 use super::http::{BodyError, LogsState, append, count_reject, decode_body};
 use super::normalize::{ExtraField, number_text};
@@ -483,20 +483,43 @@ fn bulk_items(
             }
         }
         items.push(item);
+        if records.len() >= APPEND_CHUNK {
+            append_chunk(state, &mut records, &mut origin, &mut items)?;
+        }
     }
     if items.is_empty() {
         return Err(BulkError::Malformed(
             "Validation Failed: 1: no requests added;".into(),
         ));
     }
-    let outcome =
-        append(&*state.writer, &state.metrics, TRANSPORT, records).map_err(BulkError::Storage)?;
+    append_chunk(state, &mut records, &mut origin, &mut items)?;
+    Ok(items)
+}
+
+/// Documents of a `_bulk` request written to the store at once (see the module documentation).
+const APPEND_CHUNK: usize = 1000;
+
+/// Writes the records read so far and marks the items the store refused.
+fn append_chunk(
+    state: &LogsState,
+    records: &mut Vec<LogRecord>,
+    origin: &mut Vec<usize>,
+    items: &mut [Item],
+) -> Result<(), BulkError> {
+    let outcome = append(
+        &*state.writer,
+        &state.metrics,
+        TRANSPORT,
+        std::mem::take(records),
+    )
+    .map_err(BulkError::Storage)?;
     for (i, reason) in outcome.rejected {
         if let Some(item) = origin.get(i).and_then(|&at| items.get_mut(at)) {
             item.result = Err((400, "illegal_argument_exception", reason));
         }
     }
-    Ok(items)
+    origin.clear();
+    Ok(())
 }
 
 /// One document through the index API.
@@ -1068,6 +1091,51 @@ mod tests {
                 .get(),
             2
         );
+    }
+
+    /// A request longer than a chunk is written in chunks, and each item's answer is its own.
+    #[tokio::test]
+    async fn long_requests_are_written_in_chunks() -> Result<(), Box<dyn std::error::Error>> {
+        let writer = Arc::new(RecordingWriter::default());
+        let (app, _) = app(writer.clone(), LogIngestConfig::default());
+        let (refused, broken) = (1500, 2100);
+        let mut body = String::new();
+        for i in 0..2500 {
+            body.push_str("{\"create\":{}}\n");
+            body.push_str(&match i {
+                _ if i == refused => "{\"message\":\"refuse me\"}\n".to_string(),
+                _ if i == broken => "{\"message\": broken\n".to_string(),
+                _ => format!("{{\"message\":\"line {i}\"}}\n"),
+            });
+        }
+        let (status, _, resp) =
+            call(&app, Method::POST, "/es/chunks/_bulk", &[], body.into()).await;
+        assert_eq!(status, StatusCode::OK);
+        let resp: Value = serde_json::from_slice(&resp)?;
+        let statuses: Vec<u64> = resp["items"]
+            .as_array()
+            .ok_or("no items")?
+            .iter()
+            .map(|i| i["create"]["status"].as_u64().unwrap_or(0))
+            .collect();
+        assert_eq!(statuses.len(), 2500);
+        for (i, status) in statuses.iter().enumerate() {
+            let want = if i == refused || i == broken {
+                400
+            } else {
+                201
+            };
+            assert_eq!(*status, want, "item {i}");
+        }
+        let batches: Vec<usize> = writer.batches.lock().iter().map(Vec::len).collect();
+        assert_eq!(batches, [APPEND_CHUNK, APPEND_CHUNK, 499]);
+        let records = writer.records();
+        assert_eq!(
+            records[2100].message, "line 2101",
+            "the broken line is not a record"
+        );
+        assert_eq!(records[2100].fields_map()["_index"], "chunks");
+        Ok(())
     }
 
     #[tokio::test]
