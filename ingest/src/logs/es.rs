@@ -385,10 +385,11 @@ fn bulk_items(
         .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
         .filter(|(_, l)| !l.trim_ascii().is_empty());
     let now = now_ms();
-    let mut items = Vec::new();
-    let mut records = Vec::new();
+    // Shippers' documents are a few hundred bytes, with an action line each.
+    let mut items = Vec::with_capacity(body.len() / 512);
+    let mut records = Vec::with_capacity(APPEND_CHUNK);
     // item of each record
-    let mut origin = Vec::new();
+    let mut origin = Vec::with_capacity(APPEND_CHUNK);
     let lines_counter = state.metrics.logs_lines.with_label_values(&[TRANSPORT]);
     // The `_index` field of the documents, written once while the index stays the same.
     let mut extra: Option<ExtraField> = None;
@@ -510,7 +511,7 @@ fn append_chunk(
         &*state.writer,
         &state.metrics,
         TRANSPORT,
-        std::mem::take(records),
+        std::mem::replace(records, Vec::with_capacity(APPEND_CHUNK)),
     )
     .map_err(BulkError::Storage)?;
     for (i, reason) in outcome.rejected {

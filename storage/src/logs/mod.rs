@@ -294,30 +294,34 @@ impl LogStore {
         let m = &self.shared.metrics;
         let mut outcome = LogAppendOutcome::default();
         let cutoff = self.shared.retention_cutoff(now_ms());
-        let mut kept = Vec::with_capacity(records.len());
-        let mut raw_bytes = 0u64;
-        for (i, record) in records.into_iter().enumerate() {
-            if let Some(c) = cutoff
-                && record.time_ms < c
-            {
-                m.records_rejected
-                    .with_label_values(&[reject::OUTSIDE_RETENTION])
-                    .inc();
-                outcome.rejected.push((
-                    i,
-                    format!(
+        let too_old = |r: &LogRecord| cutoff.is_some_and(|c| r.time_ms < c);
+        // Moved only when something is refused: a batch holds thousands of records.
+        let kept = if records.iter().any(too_old) {
+            let (kept, refused): (Vec<_>, Vec<_>) = records
+                .into_iter()
+                .enumerate()
+                .partition(|(_, r)| !too_old(r));
+            m.records_rejected
+                .with_label_values(&[reject::OUTSIDE_RETENTION])
+                .inc_by(refused.len() as u64);
+            outcome.rejected = refused
+                .into_iter()
+                .map(|(i, r)| {
+                    let reason = format!(
                         "record at {} ms is older than the retention period",
-                        record.time_ms
-                    ),
-                ));
-                continue;
-            }
-            raw_bytes += record.raw.len() as u64;
-            kept.push(record);
-        }
+                        r.time_ms
+                    );
+                    (i, reason)
+                })
+                .collect();
+            kept.into_iter().map(|(_, r)| r).collect()
+        } else {
+            records
+        };
         if kept.is_empty() {
             return Ok(outcome);
         }
+        let raw_bytes: u64 = kept.iter().map(|r| r.raw.len() as u64).sum();
         let n = kept.len() as u64;
         let (payload, ranges) = codec::encode_batch(&kept);
         let payload = Bytes::from(payload);
