@@ -28,6 +28,7 @@
 //! a store in cluster mode. The on-disk layouts are written down in
 //! `storage/docs/format.md`.
 
+mod calendar;
 mod error;
 mod files;
 mod go_duration;
@@ -42,6 +43,7 @@ mod traces;
 mod varint;
 mod wal;
 
+pub use calendar::{days_from_civil, days_in_month};
 pub use error::StorageError;
 pub use files::{sync_dir, write_atomically};
 pub use go_duration::go_duration_ns;

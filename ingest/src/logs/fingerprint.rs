@@ -149,6 +149,12 @@ pub(crate) fn fingerprint(
     ))
 }
 
+/// Whether a normalised level is an error one (`ERROR`, `FATAL`): such lines always get a
+/// fingerprint.
+pub(crate) fn is_error_level(level: Option<&str>) -> bool {
+    matches!(level, Some("ERROR" | "FATAL"))
+}
+
 /// Top-level keys that can hold one of the exception fields above (a name, or the first part
 /// of a dotted one): one pass over an event's keys spares most lines two dozen lookups.
 static EXCEPTION_KEYS: LazyLock<HashSet<&'static str, foldhash::fast::RandomState>> =

@@ -135,7 +135,7 @@ pub use normalize::{LineReject, Normalizer};
 pub use tcp::LogstashServer;
 
 // Shared with OTLP log ingest (`crate::otlp`), which maps its records with the same rules.
-pub(crate) use fingerprint::fingerprint;
+pub(crate) use fingerprint::{fingerprint, is_error_level};
 pub(crate) use http::{BodyError, decode_body};
 pub(crate) use normalize::normalize_level;
 

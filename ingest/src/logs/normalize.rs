@@ -20,11 +20,11 @@
 //! skipped); numbers and booleans are written out; objects, arrays and nulls are skipped.
 
 use serde_json::{Map, Value};
-use storage::LogRecord;
 use storage::json::{JsonScalar, JsonTape, JsonValue};
+use storage::{LogRecord, days_from_civil, days_in_month};
 
 use super::LogIngestConfig;
-use super::fingerprint::{exception_keys, fingerprint};
+use super::fingerprint::{exception_keys, fingerprint, is_error_level};
 
 const TIME_FIELDS: &[&str] = &["@timestamp", "timestamp", "time", "ts"];
 const LEVEL_FIELDS: &[&str] = &["level", "levelname", "severity", "log.level"];
@@ -255,45 +255,27 @@ impl Normalizer {
         let read = JsonTape::parse(&raw).map(|tape| {
             let root = tape.root();
             if root.is_object() {
-                Ok(self.tape_parts(&tape, extra))
+                Ok(self.tape_record(&tape, now_ms, extra))
             } else {
                 Err(root.kind_name())
             }
         });
-        let parts = match read {
-            Ok(Ok(Some(parts))) => parts,
-            Ok(Err(kind)) => return Err((LineReject::NotAnObject(kind), raw)),
-            Ok(Ok(None)) | Err(_) => return self.parse_tree(raw, now_ms, extra),
-        };
-        let Parts {
-            time_ms,
-            level,
-            service,
-            host,
-            message,
-            trace_id,
-            span_id,
-            fingerprint,
-            fields,
-        } = parts;
-        Ok(LogRecord {
-            time_ms: time_ms.unwrap_or(now_ms),
-            level,
-            service,
-            host,
-            message,
-            trace_id,
-            span_id,
-            fingerprint,
-            fields,
-            raw,
-        })
+        match read {
+            Ok(Ok(Some(record))) => Ok(LogRecord { raw, ..record }),
+            Ok(Err(kind)) => Err((LineReject::NotAnObject(kind), raw)),
+            Ok(Ok(None)) | Err(_) => self.parse_tree(raw, now_ms, extra),
+        }
     }
 
-    /// The record's parts read from the tape of an object; `None` when a part lies in a
-    /// nested object (taking it out means rewriting that object: the tree path does it) or
-    /// the object has more than [`MAX_FAST_MEMBERS`] members.
-    fn tape_parts(&self, tape: &JsonTape<'_>, extra: Option<&ExtraField>) -> Option<Parts> {
+    /// The record read from the tape of an object, all but its `raw`; `None` when a part
+    /// lies in a nested object (taking it out means rewriting that object: the tree path does
+    /// it) or the object has more than [`MAX_FAST_MEMBERS`] members.
+    fn tape_record(
+        &self,
+        tape: &JsonTape<'_>,
+        now_ms: i64,
+        extra: Option<&ExtraField>,
+    ) -> Option<LogRecord> {
         let names = &*self.names;
         let root = tape.root();
         // On the stack: no allocation per event.
@@ -366,9 +348,7 @@ impl Normalizer {
         }
         let level = level.and_then(Part::text);
         let message = message.and_then(Part::text).unwrap_or_default();
-        let is_error = level
-            .as_deref()
-            .is_some_and(|l| l == "ERROR" || l == "FATAL");
+        let is_error = is_error_level(level.as_deref());
         // The fingerprint reads only members that may hold an exception: a map of those,
         // read by serde as before, so a number in a stack array hashes as it always did.
         let exception_members: Map<String, Value> = remaining()
@@ -379,8 +359,8 @@ impl Normalizer {
             })
             .collect();
         let fingerprint = fingerprint(&exception_members, &message, is_error);
-        Some(Parts {
-            time_ms: time_ms.and_then(Part::time),
+        Some(LogRecord {
+            time_ms: time_ms.and_then(Part::time).unwrap_or(now_ms),
             level,
             service: service.and_then(Part::text),
             host: host.and_then(Part::text),
@@ -389,6 +369,7 @@ impl Normalizer {
             span_id: span_id.and_then(Part::text),
             fingerprint,
             fields,
+            raw: String::new(),
         })
     }
 
@@ -429,9 +410,7 @@ impl Normalizer {
         let message = take(&names.message, message_text).unwrap_or_default();
         let trace_id = take(&names.trace_id, id_text);
         let span_id = take(&names.span_id, id_text);
-        let is_error = level
-            .as_deref()
-            .is_some_and(|l| l == "ERROR" || l == "FATAL");
+        let is_error = is_error_level(level.as_deref());
         let fingerprint = fingerprint(&map, &message, is_error);
         LogRecord {
             time_ms,
@@ -471,19 +450,6 @@ impl ExtraField {
     pub(crate) fn value(&self) -> &str {
         &self.value
     }
-}
-
-/// What [`Normalizer::tape_parts`] finds.
-struct Parts {
-    time_ms: Option<i64>,
-    level: Option<String>,
-    service: Option<String>,
-    host: Option<String>,
-    message: String,
-    trace_id: Option<String>,
-    span_id: Option<String>,
-    fingerprint: Option<String>,
-    fields: String,
 }
 
 /// A converted value of one part.
@@ -778,28 +744,8 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
     }
     let offset_s = parse_offset(&s[end..])?;
     let seconds =
-        days_since_epoch(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second.min(59);
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second.min(59);
     (seconds * 1000 + ms).checked_sub(offset_s.checked_mul(1000)?)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
-/// `days_from_civil`).
-fn days_since_epoch(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 /// The first version of [`parse_rfc3339`], through `humantime`: the reference the tests

@@ -10,7 +10,7 @@ use super::common::{
     ExportOutcome, Rejections, Signal, attr_value, attributes, nanos_to_ms, span_id, text_of,
     trace_id,
 };
-use crate::logs::{fingerprint, normalize_level};
+use crate::logs::{fingerprint, is_error_level, normalize_level};
 use crate::{IngestError, IngestMetrics};
 
 /// The key in `fields` of the resource's attributes, the instrumentation scope, and a
@@ -128,9 +128,7 @@ fn convert_record(
     if let Some(scope) = scope.filter(|s| !s.is_empty()) {
         fields.insert(SCOPE_FIELD.into(), Value::Object(scope.clone()));
     }
-    let is_error = level
-        .as_deref()
-        .is_some_and(|l| l == "ERROR" || l == "FATAL");
+    let is_error = is_error_level(level.as_deref());
     let fingerprint = fingerprint(&fields, &message, is_error);
     Ok(LogRecord {
         time_ms,

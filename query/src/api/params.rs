@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use axum::body::to_bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{Method, header};
-use storage::Matcher;
+use storage::{Matcher, days_from_civil, days_in_month};
 
 use crate::error::QueryError;
 use crate::read::{MAX_TIME_MS, MIN_TIME_MS};
@@ -269,26 +269,6 @@ fn number(digits: &[u8]) -> Option<i64> {
     digits.iter().try_fold(0i64, |n, c| {
         c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
     })
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// A duration parameter as Prometheus' `parseDuration` reads it, in nanoseconds (Go's

@@ -8,7 +8,7 @@ use crate::StorageError;
 
 /// One log line after ingest normalised it. The original event is kept verbatim in `raw`, so
 /// search can return it as it came; the other fields are what search filters on.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogRecord {
     /// The event's time (`@timestamp`), ms since the epoch.
     pub time_ms: i64,
@@ -199,16 +199,8 @@ mod tests {
 
     fn record(fields: &str) -> LogRecord {
         LogRecord {
-            time_ms: 0,
-            level: None,
-            service: None,
-            host: None,
-            message: String::new(),
-            trace_id: None,
-            span_id: None,
-            fingerprint: None,
             fields: fields.to_string(),
-            raw: String::new(),
+            ..LogRecord::default()
         }
     }
 

@@ -237,18 +237,7 @@ mod tests {
     fn hit(seq: u64) -> Arc<LogHit> {
         Arc::new(LogHit {
             seq,
-            record: LogRecord {
-                time_ms: 0,
-                level: None,
-                service: None,
-                host: None,
-                message: String::new(),
-                trace_id: None,
-                span_id: None,
-                fingerprint: None,
-                fields: String::new(),
-                raw: String::new(),
-            },
+            record: LogRecord::default(),
         })
     }
 
