@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use storage::json::{JsonError, JsonScalar, JsonTape, JsonValue};
 use storage::{LogRecord, StorageError, now_ms};
 
-use super::http::{BodyError, LogsState, append, count_reject, decode_body};
+use super::http::{BodyError, LogsState, append, count_reject, decode_body, ndjson_lines};
 use super::normalize::{ExtraField, number_text};
 use crate::IngestError;
 
@@ -379,11 +379,7 @@ fn bulk_items(
         .logs_bytes
         .with_label_values(&[TRANSPORT])
         .inc_by(body.len() as u64);
-    let mut lines = body
-        .split(|b| *b == b'\n')
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
-        .filter(|(_, l)| !l.trim_ascii().is_empty());
+    let mut lines = ndjson_lines(&body);
     let now = now_ms();
     // Shippers' documents are a few hundred bytes, with an action line each.
     let mut items = Vec::with_capacity(body.len() / 512);

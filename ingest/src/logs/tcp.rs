@@ -253,10 +253,7 @@ impl LineBuffer {
     /// The next event in what was read, `None` when it needs more bytes.
     fn next_event(&mut self) -> Option<Event> {
         loop {
-            match self.buf[self.scan..self.end]
-                .iter()
-                .position(|b| *b == b'\n')
-            {
+            match memchr::memchr(b'\n', &self.buf[self.scan..self.end]) {
                 Some(i) => {
                     let newline = self.scan + i;
                     let line_start = self.start;
