@@ -26,7 +26,9 @@
 //! level, the configured service fields → service, `host`/`source_host`/`hostname` → host,
 //! `message`/`msg`/`log` → message, `trace_id`/`span_id` and their spellings → ids). The field
 //! that fed a record field is taken out; every other field stays in `fields` (nested objects
-//! kept), and `raw` is the event's exact text. Error lines (level `ERROR`/`FATAL`) and lines
+//! kept, the members' text copied as it came), and `raw` is the event's exact text. The event
+//! is read once, by `storage::json::JsonTape`; events whose parts sit in nested objects
+//! (`{"service":{"name":…}}`) go through a `serde_json` tree instead, to rewrite the object. Error lines (level `ERROR`/`FATAL`) and lines
 //! carrying an exception get a `fingerprint` that groups the same error across requests (see
 //! `fingerprint.rs`). A line that is not UTF-8, not JSON, not an object or longer than
 //! [`LogIngestConfig::max_line_bytes`] is rejected with a [`LineReject`], counted in
