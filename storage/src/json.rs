@@ -82,6 +82,8 @@ impl<'t> JsonTape<'t> {
         }
         let mut nodes = SPARE_NODES.take();
         nodes.clear();
+        // A log event has a node per 15-30 bytes: no growing while reading.
+        nodes.reserve(text.len() / 12 + 4);
         let mut p = Parser {
             b: text.as_bytes(),
             pos: 0,
@@ -134,9 +136,17 @@ thread_local! {
 /// Buffers up to this many nodes are kept for the next tape (a 1 MiB event has ~50,000).
 const MAX_SPARE_NODES: usize = 1 << 16;
 
+/// Keeps the larger of `nodes` and the buffer kept already (two tapes may be alive at once:
+/// `_bulk` reads an action line, then its document).
 fn keep_spare(nodes: Vec<Node>) {
-    if nodes.capacity() <= MAX_SPARE_NODES {
-        SPARE_NODES.set(nodes);
+    let kept = SPARE_NODES.take();
+    let larger = if kept.capacity() > nodes.capacity() {
+        kept
+    } else {
+        nodes
+    };
+    if larger.capacity() <= MAX_SPARE_NODES {
+        SPARE_NODES.set(larger);
     }
 }
 

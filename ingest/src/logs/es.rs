@@ -417,6 +417,8 @@ fn bulk_items(
             .or_else(|| path_index.clone())
             .unwrap_or_default();
         let id = string_or_number(entry.value.get("_id"));
+        // Done with the action line: its tape gives its node buffer back for the document's.
+        drop(tape);
         lines_counter.inc();
         let mut item = Item {
             action: name.clone(),
