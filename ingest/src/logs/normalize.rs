@@ -18,6 +18,8 @@
 //! (`{"service": {"name": …}}`); taking a nested value out removes objects it leaves empty.
 //! String values are used as they are (the message untrimmed, the others trimmed, empty ones
 //! skipped); numbers and booleans are written out; objects, arrays and nulls are skipped.
+//! A key an event repeats at its top level is kept in `fields` as many times as it came, and
+//! the first one feeds a part of the record (a `serde_json` map would keep only the last).
 
 use serde_json::{Map, Value};
 use storage::json::{JsonScalar, JsonTape, JsonValue};
