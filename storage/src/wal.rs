@@ -158,6 +158,21 @@ impl<T: Send + 'static> Wal<T> {
         Ok(())
     }
 
+    /// After [`Wal::close`], when every record the log holds is kept elsewhere: starts an
+    /// empty segment at `next_seq` and deletes every segment before it, so a clean stop
+    /// leaves no log behind. The next open continues at `next_seq` (it reads the segment's
+    /// name).
+    pub(crate) fn seal(&self, next_seq: u64) -> Result<(), StorageError> {
+        if self.thread.lock().is_some() {
+            return Err(StorageError::io(
+                &self.dir,
+                std::io::Error::other("the write-ahead log is sealed only once closed"),
+            ));
+        }
+        create_segment(&self.dir, next_seq)?;
+        self.remove_before(next_seq)
+    }
+
     /// Stops the writer thread after it has written and synced everything queued.
     pub(crate) fn close(&self) {
         self.tx.lock().take();

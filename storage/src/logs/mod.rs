@@ -798,8 +798,11 @@ impl Indexer {
                     let _ = reply.send(self.retention(now));
                 }
                 Popped::Job(Job::Stop) => {
-                    if let Err(e) = self.commit_round() {
-                        tracing::error!(error = %e, "final log commit failed; the log is replayed at the next start");
+                    match self.commit_round() {
+                        Ok(()) => self.seal_log(),
+                        Err(e) => {
+                            tracing::error!(error = %e, "final log commit failed; the log is replayed at the next start");
+                        }
                     }
                     self.writers.clear();
                     self.update_index_bytes();
@@ -879,6 +882,21 @@ impl Indexer {
             log.remove_before(self.covered.saturating_add(1))?;
         }
         Ok(())
+    }
+
+    /// After the last commit at shutdown (the log is closed: nothing more arrives): when
+    /// every record the log holds is committed, only an empty segment named by the next
+    /// sequence number stays. Without this, up to a rotation interval of records (a gigabyte
+    /// under full load) stayed on disk until the next start.
+    fn seal_log(&mut self) {
+        if !self.failed.is_empty() || self.covered < self.received {
+            return;
+        }
+        if let Some(log) = &self.wal
+            && let Err(e) = log.seal(self.received + 1)
+        {
+            tracing::warn!(error = %e, "could not remove the log store's committed write-ahead log at shutdown; the next start skips it");
+        }
     }
 
     /// Periodic work between commits: closing idle writers, retention, size metric.
