@@ -33,6 +33,7 @@ mod eval;
 mod notify;
 mod rules;
 mod template;
+mod testing;
 
 pub use alert::{AlertSink, AlertState, LabelSet, NotifyAlert, fingerprint, fingerprint_hex};
 pub use error::AlertingError;

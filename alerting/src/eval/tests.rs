@@ -20,7 +20,7 @@ use super::*;
 use crate::alert::{AlertSink, NotifyAlert};
 use crate::rules::parse_rule_file;
 
-type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+use crate::testing::TestResult;
 
 /// A sink that keeps every batch it is sent.
 #[derive(Default)]

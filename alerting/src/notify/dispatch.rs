@@ -230,7 +230,7 @@ pub(crate) fn needs_update(
 mod tests {
     use super::*;
 
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
+    use crate::testing::TestResult;
 
     fn set(fps: &[u64]) -> BTreeSet<u64> {
         fps.iter().copied().collect()

@@ -218,7 +218,7 @@ mod tests {
 
     use super::*;
 
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
+    use crate::testing::TestResult;
 
     fn labels(pairs: &[(&str, &str)]) -> LabelSet {
         pairs

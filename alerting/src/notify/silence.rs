@@ -343,7 +343,7 @@ fn new_id() -> String {
 mod tests {
     use super::*;
 
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
+    use crate::testing::{TestResult, error_of};
 
     fn request(matchers: &[(&str, &str, bool, bool)], start: i64, end: i64) -> SilenceRequest {
         SilenceRequest {
@@ -378,7 +378,7 @@ mod tests {
             request(&[("a", "x", false, true)], now - 20, now - 10),
         ];
         for r in bad {
-            let err = silences.upsert(r.clone(), now).unwrap_err();
+            let err = error_of(silences.upsert(r.clone(), now))?;
             assert!(
                 matches!(err, AlertingError::InvalidSilence { .. }),
                 "{r:?}: {err}"

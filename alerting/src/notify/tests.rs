@@ -16,7 +16,7 @@ use tower::ServiceExt;
 
 use super::*;
 
-type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+use crate::testing::TestResult;
 
 // ------------------------------------------------------------------ the test receiver
 

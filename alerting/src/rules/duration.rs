@@ -54,7 +54,7 @@ pub fn format_duration(duration: Duration) -> String {
 mod tests {
     use super::*;
 
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
+    use crate::testing::TestResult;
 
     #[test]
     fn parses_prometheus_durations() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::*;
 use crate::{AlertTemplateData, render_alert_template};
 
-type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+use crate::testing::{TestResult, error_of};
 
 fn parse(text: &str) -> Result<Vec<RuleGroup>, Vec<RuleFileError>> {
     parse_rule_file(Path::new("golden.yml"), text)
@@ -262,7 +262,7 @@ fn default_annotations_render() -> TestResult {
 
 /// Each case: the file, the line and column of the first error, a piece of its message.
 #[test]
-fn mistakes_are_reported_at_their_position() {
+fn mistakes_are_reported_at_their_position() -> TestResult {
     let cases: &[(&str, u64, u64, &str)] = &[
         (
             "golden_signals:\n  - service: a\n    latency_p99: \"> 5\"\n",
@@ -356,7 +356,7 @@ fn mistakes_are_reported_at_their_position() {
         ),
     ];
     for (text, line, column, message) in cases {
-        let errors = parse(text).expect_err(text);
+        let errors = error_of(parse(text)).map_err(|e| format!("{text}: {e}"))?;
         let first = &errors[0];
         assert_eq!(
             (first.line, first.column),
@@ -368,6 +368,7 @@ fn mistakes_are_reported_at_their_position() {
             "{text}\n{first}\nshould contain {message:?}"
         );
     }
+    Ok(())
 }
 
 proptest::proptest! {

@@ -324,7 +324,7 @@ impl Cursor<'_> {
 mod tests {
     use super::*;
 
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
+    use crate::testing::{TestResult, error_of};
 
     #[test]
     fn parses_the_documented_forms() -> TestResult {
@@ -351,7 +351,7 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_column() {
+    fn errors_name_the_column() -> TestResult {
         let cases = [
             (
                 r#"logs_count(level:ERROR, 5m)"#,
@@ -388,16 +388,19 @@ mod tests {
             (r#"logs_count("é", 5m) by (x)"#, "1:25: cannot group"),
         ];
         for (expr, expected) in cases {
-            let err = parse_logs_expr(expr).unwrap_err();
+            let err = error_of(parse_logs_expr(expr))?;
             assert!(err.starts_with(expected), "{expr}: {err}");
         }
+        Ok(())
     }
 
     #[test]
-    fn the_loader_reports_log_expression_errors_at_their_position() {
+    fn the_loader_reports_log_expression_errors_at_their_position() -> TestResult {
         let text = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: logs_count(\"x\", 5m) by (pod)\n";
-        let errors =
-            super::super::parse_rule_file(std::path::Path::new("r.yml"), text).unwrap_err();
+        let errors = error_of(super::super::parse_rule_file(
+            std::path::Path::new("r.yml"),
+            text,
+        ))?;
         assert_eq!(
             errors[0].to_string(),
             "r.yml:5:15: could not parse expression: 1:25: cannot group log lines by \"pod\": \
@@ -405,6 +408,7 @@ mod tests {
         );
         let fine = "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: logs_count(\"x\", 5m)\n";
         assert!(super::super::parse_rule_file(std::path::Path::new("r.yml"), fine).is_ok());
+        Ok(())
     }
 
     #[test]

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+use crate::testing::{TestResult, error_of};
 
 fn parse(text: &str) -> Result<Vec<RuleGroup>, Vec<RuleFileError>> {
     parse_rule_file(Path::new("rules.yml"), text)
@@ -120,7 +120,7 @@ fn empty_file_has_no_groups() {
 
 /// Each case: the file, the expected line and column of the first error, a piece of its message.
 #[test]
-fn mistakes_are_reported_at_their_line() {
+fn mistakes_are_reported_at_their_line() -> TestResult {
     let cases: &[(&str, u64, u64, &str)] = &[
         (
             "groups:\n- name: a\n  bogus: 1\n",
@@ -252,7 +252,7 @@ fn mistakes_are_reported_at_their_line() {
         ),
     ];
     for (text, line, column, message) in cases {
-        let errors = parse(text).expect_err(text);
+        let errors = error_of(parse(text)).map_err(|e| format!("{text}: {e}"))?;
         let first = &errors[0];
         assert_eq!(
             (first.line, first.column),
@@ -269,14 +269,16 @@ fn mistakes_are_reported_at_their_line() {
                 .starts_with(&format!("rules.yml:{line}:{column}: "))
         );
     }
+    Ok(())
 }
 
 #[test]
-fn all_errors_of_a_file_are_reported() {
+fn all_errors_of_a_file_are_reported() -> TestResult {
     let text = "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: sum(\n  - record: 1x\n    expr: up\n    for: 1m\n";
-    let errors = parse(text).unwrap_err();
+    let errors = error_of(parse(text))?;
     let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, [5, 6, 8], "{errors:?}");
+    Ok(())
 }
 
 #[test]
@@ -296,8 +298,12 @@ fn loader_collects_errors_across_files() -> TestResult {
             .len(),
         2
     );
-    let errors =
-        load_rule_files(&[good, bad.clone(), binary.clone(), missing.clone()]).unwrap_err();
+    let errors = error_of(load_rule_files(&[
+        good,
+        bad.clone(),
+        binary.clone(),
+        missing.clone(),
+    ]))?;
     assert_eq!(errors.len(), 3, "{errors:?}");
     assert_eq!(errors[0].path, bad);
     assert_eq!(errors[0].line, 4);

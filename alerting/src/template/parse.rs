@@ -186,7 +186,8 @@ impl Parser {
         matches!(self.tokens.get(i), Some(Token { kind: Tok::Ident(word), .. }) if word == keyword)
     }
 
-    fn expect_right_delim(&mut self, context: &str) -> Result<(), Fail> {
+    /// The `}}` that must come next.
+    fn right_delim(&mut self, context: &str) -> Result<(), Fail> {
         let token = self.next_non_space();
         match token.kind {
             Tok::RightDelim => Ok(()),
@@ -194,7 +195,8 @@ impl Parser {
         }
     }
 
-    fn expect_name(&mut self, context: &str) -> Result<String, Fail> {
+    /// The quoted template name that must come next.
+    fn template_name(&mut self, context: &str) -> Result<String, Fail> {
         let token = self.next_non_space();
         match token.kind {
             Tok::Str(quoted) => unquote(&quoted).map_err(|m| Fail::new(token.pos, m)),
@@ -206,8 +208,8 @@ impl Parser {
     fn definition(&mut self) -> Result<(), Fail> {
         self.advance(); // {{
         let define = self.next_non_space();
-        let name = self.expect_name("define clause")?;
-        self.expect_right_delim("define clause")?;
+        let name = self.template_name("define clause")?;
+        self.right_delim("define clause")?;
         let body = self.definition_body(define.pos, "define clause")?;
         self.add_define(define.pos, name, body)
     }
@@ -282,7 +284,7 @@ impl Parser {
             match word.as_str() {
                 "end" => {
                     self.advance();
-                    self.expect_right_delim("end")?;
+                    self.right_delim("end")?;
                     return Ok(Item::End(End::Close(token.pos)));
                 }
                 "else" => {
@@ -302,7 +304,7 @@ impl Parser {
                             format!("{{{{{word}}}}} outside {{{{range}}}}"),
                         ));
                     }
-                    self.expect_right_delim(word)?;
+                    self.right_delim(word)?;
                     return Ok(Item::Node(if word == "break" {
                         Node::Break
                     } else {
@@ -311,7 +313,7 @@ impl Parser {
                 }
                 "template" => {
                     self.advance();
-                    let name = self.expect_name("template clause")?;
+                    let name = self.template_name("template clause")?;
                     self.skip_space();
                     let pipe = if self.peek().kind == Tok::RightDelim {
                         self.advance();
@@ -328,7 +330,7 @@ impl Parser {
                 }
                 "block" => {
                     self.advance();
-                    let name = self.expect_name("block clause")?;
+                    let name = self.template_name("block clause")?;
                     let pipe = self.pipeline("block clause", &Tok::RightDelim)?;
                     let end = self.consumed_pos();
                     let body = self.definition_body(token.pos, "block clause")?;
@@ -379,7 +381,7 @@ impl Parser {
                     let inner = self.advance();
                     Some(vec![self.control(kind, inner.pos)?])
                 } else {
-                    self.expect_right_delim("else")?;
+                    self.right_delim("else")?;
                     let (else_list, end) = self.list()?;
                     match end {
                         End::Close(_) => Some(else_list),

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::*;
 
-type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+use crate::testing::{TestResult, error_of};
 
 fn render(text: &str, dot: serde_json::Value) -> Result<String, String> {
     let vars = [("externalURL", json!("http://testhost:9090/path/prefix"))];
@@ -260,7 +260,7 @@ fn prometheus_expansion_cases() {
 }
 
 #[test]
-fn query_functions_are_refused_at_parse_time() {
+fn query_functions_are_refused_at_parse_time() -> TestResult {
     for name in [
         "query",
         "first",
@@ -269,16 +269,17 @@ fn query_functions_are_refused_at_parse_time() {
         "sortByLabel",
         "strvalue",
     ] {
-        let err = render(&format!("{{{{ {name} \"up\" }}}}"), json!(null)).unwrap_err();
+        let err = error_of(render(&format!("{{{{ {name} \"up\" }}}}"), json!(null)))?;
         assert_eq!(
             err,
             format!("template: test:1:3: function {name:?} not supported in Argus templates")
         );
     }
     assert_eq!(
-        render("a\n  {{ nosuch 1 }}", json!(null)).unwrap_err(),
+        error_of(render("a\n  {{ nosuch 1 }}", json!(null)))?,
         "template: test:2:5: function \"nosuch\" not defined"
     );
+    Ok(())
 }
 
 /// Alert templates as Prometheus renders them (`rules/alerting.go`).
@@ -314,14 +315,12 @@ fn alert_templates() -> TestResult {
     );
     assert_eq!(render("{{ pathPrefix }}")?, "/x");
     assert_eq!(
-        render("{{ $nope }}").unwrap_err().to_string(),
+        error_of(render("{{ $nope }}"))?.to_string(),
         "template: __alert_Down:1:3: undefined variable \"$nope\""
     );
     assert!(check_alert_template("{{ $labels.job | toUpper }}").is_ok());
     assert_eq!(
-        check_alert_template("{{ if $value }}x")
-            .unwrap_err()
-            .to_string(),
+        error_of(check_alert_template("{{ if $value }}x"))?.to_string(),
         "template: __alert:1:3: unexpected EOF in {{if}}"
     );
     let values = [
@@ -623,7 +622,7 @@ fn printf_matches_go() -> TestResult {
 }
 
 #[test]
-fn errors_name_their_position() {
+fn errors_name_their_position() -> TestResult {
     let cases: &[(&str, &str)] = &[
         ("{{ .X", "template: test:1:0: unclosed action"),
         (
@@ -694,42 +693,41 @@ fn errors_name_their_position() {
     ];
     for (text, want) in cases {
         assert_eq!(
-            render(text, json!({"X": "x", "L": [1]})).unwrap_err(),
+            error_of(render(text, json!({"X": "x", "L": [1]})))?,
             *want,
             "{text}"
         );
     }
+    Ok(())
 }
 
 #[test]
 fn rendering_is_bounded() -> TestResult {
     let recursive = "{{define \"r\"}}{{template \"r\" .}}{{end}}{{template \"r\" .}}";
     assert!(
-        render(recursive, json!(null))
-            .unwrap_err()
-            .contains("exceeded maximum template depth (50)")
+        error_of(render(recursive, json!(null)))?.contains("exceeded maximum template depth (50)")
     );
     let doubling =
         "{{define \"d\"}}{{.}}{{.}}{{.}}{{.}}{{end}}{{template \"d\" \"xxxxxxxxxxxxxxxx\"}}";
     assert!(render(doubling, json!(null)).is_ok());
     let big: Vec<u32> = (0..2000).collect();
     let nested = "{{range .}}{{range $}}{{range $}}{{end}}{{end}}{{end}}";
-    let err = render(nested, json!(big)).unwrap_err();
+    let err = error_of(render(nested, json!(big)))?;
     assert!(err.contains("steps"), "{err}");
     let output =
         "{{range .}}{{range $}}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx{{end}}{{end}}";
-    let err = render(output, json!(big)).unwrap_err();
+    let err = error_of(render(output, json!(big)))?;
     assert!(err.contains("output exceeds"), "{err}");
     assert!(render(&"(".repeat(1000), json!(null)).is_ok());
-    let err = render("{{ range 1000000000000 }}{{ end }}", json!(null)).unwrap_err();
+    let err = error_of(render("{{ range 1000000000000 }}{{ end }}", json!(null)))?;
     assert!(err.contains("steps"), "{err}");
     let doubling =
         "{{ $x := \"xxxxxxxx\" }}{{ range 40 }}{{ $x = printf \"%s%s\" $x $x }}{{ end }}";
-    let err = render(doubling, json!(null)).unwrap_err();
+    let err = error_of(render(doubling, json!(null)))?;
     assert!(err.contains("result of printf exceeds"), "{err}");
     let replaced =
         "{{ $x := \"xxxxxxxxxxxxxxxx\" }}{{ range 12 }}{{ $x = reReplaceAll \"\" $x $x }}{{ end }}";
-    let err = render(replaced, json!(null)).unwrap_err();
+    let err = error_of(render(replaced, json!(null)))?;
     assert!(
         err.contains("error calling reReplaceAll: result exceeds"),
         "{err}"
@@ -737,22 +735,14 @@ fn rendering_is_bounded() -> TestResult {
     let padded = render("{{ printf \"%99999999d\" 1 | len }}", json!(null))?;
     assert_eq!(padded, "65536");
     let deep = format!("{{{{ {}1{} }}}}", "(".repeat(1000), ")".repeat(1000));
-    assert!(
-        render(&deep, json!(null))
-            .unwrap_err()
-            .contains("nested too deeply")
-    );
+    assert!(error_of(render(&deep, json!(null)))?.contains("nested too deeply"));
     let deep_if = "{{if 1}}".repeat(1000);
-    assert!(
-        render(&deep_if, json!(null))
-            .unwrap_err()
-            .contains("nested too deeply")
-    );
+    assert!(error_of(render(&deep_if, json!(null)))?.contains("nested too deeply"));
     Ok(())
 }
 
 #[test]
-fn deep_recursion_fails_cleanly() {
+fn deep_recursion_fails_cleanly() -> TestResult {
     // Nesting at every level the parser allows, in a template that calls itself.
     let ifs = "{{if 1}}".repeat(49);
     let parens = format!("{}1{}", "(".repeat(49), ")".repeat(49));
@@ -760,8 +750,9 @@ fn deep_recursion_fails_cleanly() {
     let text = format!(
         "{{{{define \"r\"}}}}{ifs}{{{{print {parens}}}}}{{{{template \"r\" .}}}}{ends}{{{{end}}}}{{{{template \"r\" .}}}}"
     );
-    let err = render(&text, json!(null)).unwrap_err();
+    let err = error_of(render(&text, json!(null)))?;
     assert!(err.contains("nested too deeply"), "{err}");
+    Ok(())
 }
 
 #[test]
