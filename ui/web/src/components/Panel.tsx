@@ -3,7 +3,6 @@
 
 import { queryInstant, queryRange, searchLogs, searchTraces, type AlertTransition, type PanelDef, type VectorSample } from "../lib/api";
 import { useAsync } from "../lib/hooks";
-import { seriesName } from "../lib/legend";
 import { setParams, Link } from "../lib/router";
 import { alignMatrix } from "../lib/series";
 import { buildTree } from "../lib/spantree";
@@ -11,6 +10,7 @@ import { formatTimestamp, stepFor, type ResolvedRange } from "../lib/time";
 import { absoluteRange } from "../lib/urlstate";
 import { formatValue } from "../lib/units";
 import { Heatmap } from "./Heatmap";
+import { SeriesValueTable } from "./SeriesValueTable";
 import { LogList } from "./LogList";
 import { TimeChart, type Marker } from "./TimeChart";
 
@@ -101,28 +101,7 @@ function InstantPanel(props: { panel: PanelDef; range: ResolvedRange }) {
       </div>
     );
   }
-  return (
-    <div class="table-wrap">
-      <table class="data">
-        <thead>
-          <tr>
-            <th scope="col">Series</th>
-            <th scope="col" class="num">
-              Value
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {samples.map((s) => (
-            <tr key={seriesName(s.metric)}>
-              <td class="mono">{seriesName(s.metric, panel.legend)}</td>
-              <td class="num">{formatValue(parseFloat(s.value[1]), panel.unit)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
+  return <SeriesValueTable samples={samples} unit={panel.unit} legend={panel.legend} />;
 }
 
 function LogsPanel(props: { query: string; range: ResolvedRange }) {

@@ -4,13 +4,13 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { labelNames, labelValues, queryInstant, queryRange, type VectorSample } from "../lib/api";
 import { useAsync, useTimeRange } from "../lib/hooks";
-import { seriesName } from "../lib/legend";
 import { completionContext, errorPosition, FUNCTIONS, offsetOf, rankCompletions, type CompletionContext } from "../lib/promql";
 import { setParams, useLocation } from "../lib/router";
 import { alignMatrix } from "../lib/series";
 import { stepFor } from "../lib/time";
 import { absoluteRange } from "../lib/urlstate";
-import { formatValue, unitFromName } from "../lib/units";
+import { unitFromName } from "../lib/units";
+import { SeriesValueTable } from "../components/SeriesValueTable";
 import { TimeChart } from "../components/TimeChart";
 
 export function Explore() {
@@ -73,35 +73,7 @@ export function Explore() {
 function ResultTable(props: { data: Awaited<ReturnType<typeof queryInstant>> }) {
   const d = props.data;
   const rows: VectorSample[] = d.resultType === "vector" ? d.result : d.resultType === "scalar" || d.resultType === "string" ? [{ metric: {}, value: d.result }] : [];
-  return (
-    <div class="table-wrap">
-      <table class="data" aria-label="Query result">
-        <thead>
-          <tr>
-            <th scope="col">Series</th>
-            <th scope="col" class="num">
-              Value
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr key={seriesName(r.metric)}>
-              <td class="mono">{seriesName(r.metric)}</td>
-              <td class="num">{formatValue(parseFloat(r.value[1]))}</td>
-            </tr>
-          ))}
-          {rows.length === 0 && (
-            <tr>
-              <td colSpan={2} class="muted">
-                Empty result.
-              </td>
-            </tr>
-          )}
-        </tbody>
-      </table>
-    </div>
-  );
+  return <SeriesValueTable samples={rows} label="Query result" empty="Empty result." />;
 }
 
 /** The error, and when it has a position, the query with the offending character marked. */
