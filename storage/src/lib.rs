@@ -43,7 +43,7 @@ mod traces;
 mod varint;
 mod wal;
 
-pub use calendar::{days_from_civil, days_in_month};
+pub use calendar::{civil_from_days, days_from_civil, days_in_month};
 pub use error::StorageError;
 pub use files::{sync_dir, write_atomically};
 pub use go_duration::go_duration_ns;

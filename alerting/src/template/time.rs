@@ -2,6 +2,8 @@
 //! print and format them: `Time.String`, `Time.Format` with Go's reference layout,
 //! `Duration.String`.
 
+use storage::{civil_from_days, days_from_civil};
+
 /// An instant in UTC, to the nanosecond.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct GoTime {
@@ -43,32 +45,6 @@ struct Civil {
     second: u32,
     weekday: usize,
     year_day: u32,
-}
-
-/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month as u32, day as u32)
-}
-
-/// (year, month, day) to days since 1970-01-01.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let month = i64::from(month);
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 impl GoTime {
@@ -114,8 +90,8 @@ impl GoTime {
         let (year, month, day) = civil_from_days(days);
         Civil {
             year,
-            month,
-            day,
+            month: month as u32,
+            day: day as u32,
             hour: rem / 3600,
             minute: rem / 60 % 60,
             second: rem % 60,
@@ -173,7 +149,7 @@ impl GoTime {
             }
             _ => return None,
         };
-        let days = days_from_civil(year, month as u32, day as u32);
+        let days = days_from_civil(year, month, day);
         Some(GoTime {
             secs: days * 86_400 + hour * 3600 + minute * 60 + second - offset * 60,
             nanos,
