@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::*;
 use crate::{AlertTemplateData, render_alert_template};
 
-use crate::testing::{TestResult, error_of};
+use crate::testing::TestResult;
 
 fn parse(text: &str) -> Result<Vec<RuleGroup>, Vec<RuleFileError>> {
     parse_rule_file(Path::new("golden.yml"), text)
@@ -356,17 +356,7 @@ fn mistakes_are_reported_at_their_position() -> TestResult {
         ),
     ];
     for (text, line, column, message) in cases {
-        let errors = error_of(parse(text)).map_err(|e| format!("{text}: {e}"))?;
-        let first = &errors[0];
-        assert_eq!(
-            (first.line, first.column),
-            (*line, *column),
-            "{text}\n{errors:?}"
-        );
-        assert!(
-            first.to_string().contains(message),
-            "{text}\n{first}\nshould contain {message:?}"
-        );
+        super::tests::first_error_at("golden.yml", text, (*line, *column, message))?;
     }
     Ok(())
 }

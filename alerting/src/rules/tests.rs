@@ -15,6 +15,28 @@ fn parse(text: &str) -> Result<Vec<RuleGroup>, Vec<RuleFileError>> {
     parse_rule_file(Path::new("rules.yml"), text)
 }
 
+/// The first error `text` gives as the file `file`, checked to be at `line`:`column` and to
+/// say `message`.
+pub(super) fn first_error_at(
+    file: &str,
+    text: &str,
+    (line, column, message): (u64, u64, &str),
+) -> TestResult<RuleFileError> {
+    let errors =
+        error_of(parse_rule_file(Path::new(file), text)).map_err(|e| format!("{text}: {e}"))?;
+    let first = &errors[0];
+    assert_eq!(
+        (first.line, first.column),
+        (line, column),
+        "{text}\n{errors:?}"
+    );
+    assert!(
+        first.to_string().contains(message),
+        "{text}\n{first}\nshould contain {message:?}"
+    );
+    Ok(first.clone())
+}
+
 /// Adapted from the examples in Prometheus' documentation (recording and alerting rules).
 const VALID: &str = r#"# comment
 groups:
@@ -252,17 +274,7 @@ fn mistakes_are_reported_at_their_line() -> TestResult {
         ),
     ];
     for (text, line, column, message) in cases {
-        let errors = error_of(parse(text)).map_err(|e| format!("{text}: {e}"))?;
-        let first = &errors[0];
-        assert_eq!(
-            (first.line, first.column),
-            (*line, *column),
-            "{text}\n{errors:?}"
-        );
-        assert!(
-            first.to_string().contains(message),
-            "{text}\n{first}\nshould contain {message:?}"
-        );
+        let first = first_error_at("rules.yml", text, (*line, *column, message))?;
         assert!(
             first
                 .to_string()
