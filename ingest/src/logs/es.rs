@@ -1,7 +1,9 @@
 //! The Elasticsearch API subset under `/es/` (see the module documentation of `logs` for
 //! what is answered and why).
 
+use std::borrow::Cow;
 use std::io::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -238,10 +240,41 @@ impl std::fmt::Display for GeneratedId {
     }
 }
 
+/// A bulk action line's verb.
+#[derive(Clone, Copy, PartialEq)]
+enum Action {
+    Index,
+    Create,
+    Update,
+    Delete,
+}
+
+impl Action {
+    fn parse(name: &str) -> Option<Action> {
+        match name {
+            "index" => Some(Action::Index),
+            "create" => Some(Action::Create),
+            "update" => Some(Action::Update),
+            "delete" => Some(Action::Delete),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Action::Index => "index",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+}
+
 /// The outcome of one bulk action.
 struct Item {
-    action: String,
-    index: String,
+    action: Action,
+    /// Shared by the items of a run of actions naming the same index (usually all of them).
+    index: Arc<str>,
     id: Option<String>,
     result: Result<(), (u16, &'static str, String)>,
 }
@@ -258,7 +291,7 @@ impl Item {
     fn write_json(&self, out: &mut Vec<u8>, now_ms: u64) {
         let seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
         out.push(b'{');
-        write_json_str(out, &self.action);
+        write_json_str(out, self.action.name());
         out.extend_from_slice(b":{\"_index\":");
         write_json_str(out, &self.index);
         out.extend_from_slice(b",\"_id\":");
@@ -351,11 +384,11 @@ async fn bulk(
     }
 }
 
-fn string_or_number(v: Option<JsonValue<'_>>) -> Option<String> {
+fn string_or_number<'a>(v: Option<JsonValue<'a>>) -> Option<Cow<'a, str>> {
     match v?.scalar()? {
-        JsonScalar::Str(s) => Some(s.to_string()),
+        JsonScalar::Str(s) => Some(Cow::Borrowed(s)),
         JsonScalar::Bool(_) => None,
-        number => number_text(number),
+        number => number_text(number).map(Cow::Owned),
     }
 }
 
@@ -387,6 +420,8 @@ fn bulk_items(
     // item of each record
     let mut origin = Vec::with_capacity(APPEND_CHUNK);
     let lines_counter = state.metrics.logs_lines.with_label_values(&[TRANSPORT]);
+    let path_index: Arc<str> = path_index.unwrap_or_default().into();
+    let mut last_index = Arc::clone(&path_index);
     // The `_index` field of the documents, written once while the index stays the same.
     let mut extra: Option<ExtraField> = None;
     while let Some((n, line)) = lines.next() {
@@ -412,22 +447,32 @@ fn bulk_items(
                 "Malformed action/metadata line [{n}], expected exactly one action"
             )));
         };
-        let name = entry.key.to_string();
-        let index = string_or_number(entry.value.get("_index"))
-            .or_else(|| path_index.clone())
-            .unwrap_or_default();
-        let id = string_or_number(entry.value.get("_id"));
+        let Some(action) = Action::parse(entry.key) else {
+            return Err(BulkError::Malformed(format!(
+                "Malformed action/metadata line [{n}], expected one of [create, delete, index, update] but found [{}]",
+                entry.key
+            )));
+        };
+        match string_or_number(entry.value.get("_index")) {
+            Some(own) if *own != *last_index => last_index = own.into(),
+            Some(_) => {}
+            None if !Arc::ptr_eq(&last_index, &path_index) => {
+                last_index = Arc::clone(&path_index);
+            }
+            None => {}
+        }
+        let id = string_or_number(entry.value.get("_id")).map(Cow::into_owned);
         // Done with the action line: its tape gives its node buffer back for the document's.
         drop(tape);
         lines_counter.inc();
         let mut item = Item {
-            action: name.clone(),
-            index,
+            action,
+            index: Arc::clone(&last_index),
             id,
             result: Ok(()),
         };
-        match name.as_str() {
-            "index" | "create" => match lines.next() {
+        match action {
+            Action::Index | Action::Create => match lines.next() {
                 None => {
                     count_reject(&state.metrics, TRANSPORT, "missing_document");
                     item.result = Err((
@@ -440,7 +485,7 @@ fn bulk_items(
                     let normalized = if item.index.is_empty() {
                         state.normalizer.line(doc.to_vec(), now)
                     } else {
-                        if extra.as_ref().is_some_and(|e| e.value() != item.index) {
+                        if extra.as_ref().is_some_and(|e| e.value() != &*item.index) {
                             extra = None;
                         }
                         let extra =
@@ -463,8 +508,8 @@ fn bulk_items(
                     }
                 }
             },
-            "update" | "delete" => {
-                if name == "update" {
+            Action::Update | Action::Delete => {
+                if action == Action::Update {
                     // its partial document or script
                     let _ = lines.next();
                 }
@@ -472,13 +517,11 @@ fn bulk_items(
                 item.result = Err((
                     400,
                     "illegal_argument_exception",
-                    format!("the {name} action is not supported: Argus stores logs append-only"),
+                    format!(
+                        "the {} action is not supported: Argus stores logs append-only",
+                        action.name()
+                    ),
                 ));
-            }
-            other => {
-                return Err(BulkError::Malformed(format!(
-                    "Malformed action/metadata line [{n}], expected one of [create, delete, index, update] but found [{other}]"
-                )));
             }
         }
         items.push(item);
