@@ -44,6 +44,8 @@ mod varint;
 mod wal;
 
 pub use calendar::{civil_from_days, days_from_civil, days_in_month};
+/// The string type of a log record's short parts (see [`LogRecord`]).
+pub use compact_str::CompactString;
 pub use error::StorageError;
 pub use files::{sync_dir, write_atomically};
 pub use go_duration::go_duration_ns;

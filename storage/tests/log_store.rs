@@ -50,9 +50,9 @@ fn event(time_ms: i64, level: &str, service: &str, message: &str, extra: Value) 
     }
     LogRecord {
         time_ms,
-        level: Some(level.to_string()),
-        service: Some(service.to_string()),
-        host: Some("web-1".to_string()),
+        level: Some(level.into()),
+        service: Some(service.into()),
+        host: Some("web-1".into()),
         message: message.to_string(),
         trace_id: None,
         span_id: None,
@@ -144,10 +144,10 @@ fn corpus(t0: i64) -> Vec<LogRecord> {
             json!({"http.status": 404, "big": 18446744073709551615u64}),
         ),
     ];
-    v[0].trace_id = Some("ABC123def".to_string());
-    v[0].span_id = Some("s1".to_string());
-    v[1].fingerprint = Some("fp-reset".to_string());
-    v[2].host = Some("web-2".to_string());
+    v[0].trace_id = Some("ABC123def".into());
+    v[0].span_id = Some("s1".into());
+    v[1].fingerprint = Some("fp-reset".into());
+    v[2].host = Some("web-2".into());
     v
 }
 
@@ -384,7 +384,7 @@ fn histogram_and_facets_cover_the_whole_matched_set() {
             "request handled",
             json!({"i": i}),
         );
-        r.host = Some(format!("web-{}", i % 4));
+        r.host = Some(format!("web-{}", i % 4).into());
         records.push(r);
     }
     // Outside the searched range: counted nowhere.
@@ -705,7 +705,7 @@ fn error_groups_count_and_show_the_newest_line() {
             &format!("error {i}"),
             json!({"i": i}),
         );
-        r.fingerprint = Some(fp.to_string());
+        r.fingerprint = Some(fp.into());
         records.push(r);
     }
     records.push(event(t0, "INFO", "market", "fine", json!({})));
@@ -879,13 +879,13 @@ fn logstash_event(rng: &mut StdRng, i: u64, t: i64) -> LogRecord {
     }
     LogRecord {
         time_ms: t,
-        level: Some(if level == "WARNING" { "WARN" } else { level }.to_string()),
-        service: Some(service.to_string()),
-        host: Some(host),
+        level: Some(if level == "WARNING" { "WARN" } else { level }.into()),
+        service: Some(service.into()),
+        host: Some(host.into()),
         message,
         trace_id: None,
         span_id: None,
-        fingerprint: (level == "ERROR").then(|| "fp-upstream-timeout".to_string()),
+        fingerprint: (level == "ERROR").then(|| "fp-upstream-timeout".into()),
         fields: serde_json::Value::Object(fields).to_string(),
         raw: raw.to_string(),
     }

@@ -23,7 +23,7 @@
 
 use serde_json::{Map, Value};
 use storage::json::{JsonScalar, JsonTape, JsonValue};
-use storage::{LogRecord, days_from_civil, days_in_month};
+use storage::{CompactString, LogRecord, days_from_civil, days_in_month};
 
 use super::LogIngestConfig;
 use super::fingerprint::{exception_keys, fingerprint, is_error_level};
@@ -325,14 +325,15 @@ impl Normalizer {
             Ok(None)
         };
         let time_ms = take(&names.time, &|v| time_of(v).map(Part::Time)).ok()?;
-        let text =
-            |f: fn(JsonScalar<'_>) -> Option<String>| move |v: JsonScalar<'_>| f(v).map(Part::Text);
-        let level = take(&names.level, &text(level_of)).ok()?;
-        let service = take(&names.service, &text(scalar_text)).ok()?;
-        let host = take(&names.host, &text(scalar_text)).ok()?;
-        let message = take(&names.message, &text(message_text)).ok()?;
-        let trace_id = take(&names.trace_id, &text(id_text)).ok()?;
-        let span_id = take(&names.span_id, &text(id_text)).ok()?;
+        let short = |f: fn(JsonScalar<'_>) -> Option<CompactString>| {
+            move |v: JsonScalar<'_>| f(v).map(Part::Short)
+        };
+        let level = take(&names.level, &short(level_of)).ok()?;
+        let service = take(&names.service, &short(scalar_text)).ok()?;
+        let host = take(&names.host, &short(scalar_text)).ok()?;
+        let message = take(&names.message, &|v| message_text(v).map(Part::Long)).ok()?;
+        let trace_id = take(&names.trace_id, &short(id_text)).ok()?;
+        let span_id = take(&names.span_id, &short(id_text)).ok()?;
 
         let remaining = || members.iter().filter(|c| !c.taken);
         let mut fields = String::with_capacity(tape.text().len() + 64);
@@ -348,8 +349,8 @@ impl Normalizer {
         if !fields.is_empty() {
             fields.push('}');
         }
-        let level = level.and_then(Part::text);
-        let message = message.and_then(Part::text).unwrap_or_default();
+        let level = level.and_then(Part::short);
+        let message = message.and_then(Part::long).unwrap_or_default();
         let is_error = is_error_level(level.as_deref());
         // The fingerprint reads only members that may hold an exception: a map of those,
         // read by serde as before, so a number in a stack array hashes as it always did.
@@ -364,12 +365,12 @@ impl Normalizer {
         Some(LogRecord {
             time_ms: time_ms.and_then(Part::time).unwrap_or(now_ms),
             level,
-            service: service.and_then(Part::text),
-            host: host.and_then(Part::text),
+            service: service.and_then(Part::short),
+            host: host.and_then(Part::short),
             message,
-            trace_id: trace_id.and_then(Part::text),
-            span_id: span_id.and_then(Part::text),
-            fingerprint,
+            trace_id: trace_id.and_then(Part::short),
+            span_id: span_id.and_then(Part::short),
+            fingerprint: fingerprint.map(CompactString::from),
             fields,
             raw: String::new(),
         })
@@ -403,15 +404,13 @@ impl Normalizer {
             scalar(v).and_then(time_of)
         })
         .unwrap_or(now_ms);
-        let mut take = |role: &Role, convert: fn(JsonScalar<'_>) -> Option<String>| {
-            take_first(&mut map, role, present, |v| scalar(v).and_then(convert))
-        };
-        let level = take(&names.level, level_of);
-        let service = take(&names.service, scalar_text);
-        let host = take(&names.host, scalar_text);
-        let message = take(&names.message, message_text).unwrap_or_default();
-        let trace_id = take(&names.trace_id, id_text);
-        let span_id = take(&names.span_id, id_text);
+        let level = take_scalar(&mut map, &names.level, present, level_of);
+        let service = take_scalar(&mut map, &names.service, present, scalar_text);
+        let host = take_scalar(&mut map, &names.host, present, scalar_text);
+        let message =
+            take_scalar(&mut map, &names.message, present, message_text).unwrap_or_default();
+        let trace_id = take_scalar(&mut map, &names.trace_id, present, id_text);
+        let span_id = take_scalar(&mut map, &names.span_id, present, id_text);
         let is_error = is_error_level(level.as_deref());
         let fingerprint = fingerprint(&map, &message, is_error);
         LogRecord {
@@ -422,7 +421,7 @@ impl Normalizer {
             message,
             trace_id,
             span_id,
-            fingerprint,
+            fingerprint: fingerprint.map(CompactString::from),
             fields: LogRecord::fields_text(&map),
             raw,
         }
@@ -457,21 +456,29 @@ impl ExtraField {
 /// A converted value of one part.
 enum Part {
     Time(i64),
-    Text(String),
+    Short(CompactString),
+    Long(String),
 }
 
 impl Part {
     fn time(self) -> Option<i64> {
         match self {
             Part::Time(t) => Some(t),
-            Part::Text(_) => None,
+            _ => None,
         }
     }
 
-    fn text(self) -> Option<String> {
+    fn short(self) -> Option<CompactString> {
         match self {
-            Part::Text(t) => Some(t),
-            Part::Time(_) => None,
+            Part::Short(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn long(self) -> Option<String> {
+        match self {
+            Part::Long(t) => Some(t),
+            _ => None,
         }
     }
 }
@@ -598,15 +605,27 @@ fn take_first<T>(
     None
 }
 
+/// [`take_first`] of the first scalar that `convert` takes.
+fn take_scalar<T>(
+    map: &mut Map<String, Value>,
+    names: &Role,
+    present: u64,
+    convert: fn(JsonScalar<'_>) -> Option<T>,
+) -> Option<T> {
+    take_first(map, names, present, |v| scalar(v).and_then(convert))
+}
+
 /// A string (trimmed, not empty), number or boolean as text.
-fn scalar_text(v: JsonScalar<'_>) -> Option<String> {
+fn scalar_text(v: JsonScalar<'_>) -> Option<CompactString> {
     match v {
         JsonScalar::Str(s) => {
             let s = s.trim();
-            (!s.is_empty()).then(|| s.to_string())
+            (!s.is_empty()).then(|| s.into())
         }
-        JsonScalar::Bool(b) => Some(b.to_string()),
-        JsonScalar::I64(_) | JsonScalar::U64(_) | JsonScalar::F64(_) => number_text(v),
+        JsonScalar::Bool(b) => Some(CompactString::const_new(if b { "true" } else { "false" })),
+        JsonScalar::I64(_) | JsonScalar::U64(_) | JsonScalar::F64(_) => {
+            number_text(v).map(CompactString::from)
+        }
     }
 }
 
@@ -620,12 +639,12 @@ fn message_text(v: JsonScalar<'_>) -> Option<String> {
                 .trim_end_matches('\r')
                 .to_string(),
         ),
-        _ => scalar_text(v),
+        _ => scalar_text(v).map(String::from),
     }
 }
 
 /// A trace or span id; all zeros (no trace, as OpenTelemetry writes it) counts as none.
-fn id_text(v: JsonScalar<'_>) -> Option<String> {
+fn id_text(v: JsonScalar<'_>) -> Option<CompactString> {
     scalar_text(v).filter(|s| !s.bytes().all(|b| b == b'0'))
 }
 
@@ -817,17 +836,17 @@ fn parse_offset(s: &str) -> Option<i64> {
 /// (or strings of digits): 0–7 are syslog severities (0–2 `FATAL`, 3 `ERROR`, 4 `WARN`, 5–6
 /// `INFO`, 7 `DEBUG`); from 8 on Python's levels, by range (≥ 50 `FATAL`, ≥ 40 `ERROR`, ≥ 30
 /// `WARN`, ≥ 20 `INFO`, ≥ 10 `DEBUG`, else `TRACE`). Other numbers are kept as written.
-pub(crate) fn normalize_level(v: &Value) -> Option<String> {
+pub(crate) fn normalize_level(v: &Value) -> Option<CompactString> {
     scalar(v).and_then(level_of)
 }
 
 /// [`normalize_level`] of a scalar.
-fn level_of(v: JsonScalar<'_>) -> Option<String> {
+fn level_of(v: JsonScalar<'_>) -> Option<CompactString> {
     if let Some(f) = v.as_f64() {
         return if f.fract() == 0.0 && (0.0..=1e9).contains(&f) {
             Some(numeric_level(f as u64))
         } else {
-            number_text(v)
+            number_text(v).map(CompactString::from)
         };
     }
     match v {
@@ -842,8 +861,8 @@ fn level_of(v: JsonScalar<'_>) -> Option<String> {
             let word = LEVEL_WORDS
                 .iter()
                 .find(|(word, _)| word.eq_ignore_ascii_case(s))
-                .map(|(_, level)| level.to_string());
-            Some(word.unwrap_or_else(|| s.to_uppercase()))
+                .map(|&(_, level)| CompactString::const_new(level));
+            Some(word.unwrap_or_else(|| s.to_uppercase().into()))
         }
         _ => None,
     }
@@ -879,7 +898,7 @@ const LEVEL_WORDS: &[(&str, &str)] = &[
     ("panic", "FATAL"),
 ];
 
-fn numeric_level(n: u64) -> String {
+fn numeric_level(n: u64) -> CompactString {
     let word = match n {
         0..=2 => "FATAL",
         3 => "ERROR",
@@ -893,7 +912,7 @@ fn numeric_level(n: u64) -> String {
         10.. => "DEBUG",
         _ => "TRACE",
     };
-    word.to_string()
+    CompactString::const_new(word)
 }
 
 #[cfg(test)]

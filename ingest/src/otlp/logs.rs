@@ -4,7 +4,7 @@
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord as OtlpLogRecord, ResourceLogs};
 use serde_json::{Map, Value};
-use storage::{AttrValue, LogRecord, LogWriter, hex};
+use storage::{AttrValue, CompactString, LogRecord, LogWriter, hex};
 
 use super::common::{
     ExportOutcome, Rejections, Signal, attr_value, attributes, nanos_to_ms, span_id, text_of,
@@ -44,8 +44,8 @@ fn attrs_json(attrs: &[storage::KeyValue]) -> Map<String, Value> {
 
 fn convert_resource(rl: ResourceLogs, now_ms: i64, out: &mut ConvertedLogs) {
     let resource = attributes(rl.resource.map(|r| r.attributes).unwrap_or_default());
-    let service = text_of(&resource, "service.name");
-    let host = text_of(&resource, "host.name");
+    let service = text_of(&resource, "service.name").map(CompactString::from);
+    let host = text_of(&resource, "host.name").map(CompactString::from);
     let resource_json = attrs_json(&resource);
     for sl in rl.scope_logs {
         let scope = sl.scope.map(|s| {
@@ -78,7 +78,7 @@ fn convert_resource(rl: ResourceLogs, now_ms: i64, out: &mut ConvertedLogs) {
 
 /// The level of a record: its severity number (OpenTelemetry's normalised scale) when set,
 /// else its severity text through the logstash path's normalisation.
-fn level(number: i32, text: &str) -> Option<String> {
+fn level(number: i32, text: &str) -> Option<CompactString> {
     let word = match number {
         1..=4 => "TRACE",
         5..=8 => "DEBUG",
@@ -88,14 +88,14 @@ fn level(number: i32, text: &str) -> Option<String> {
         21..=24 => "FATAL",
         _ => return normalize_level(&Value::String(text.to_string())),
     };
-    Some(word.to_string())
+    Some(CompactString::const_new(word))
 }
 
 fn convert_record(
     record: OtlpLogRecord,
     now_ms: i64,
-    service: &Option<String>,
-    host: &Option<String>,
+    service: &Option<CompactString>,
+    host: &Option<CompactString>,
     resource: &Map<String, Value>,
     scope: Option<&Map<String, Value>>,
 ) -> Result<LogRecord, String> {
@@ -105,8 +105,8 @@ fn convert_record(
         .or_else(|| nanos_to_ms(record.observed_time_unix_nano))
         .unwrap_or(now_ms);
     let level = level(record.severity_number, &record.severity_text);
-    let trace_id = trace_id(&record.trace_id).ok().map(|id| hex(&id));
-    let span_id = span_id(&record.span_id).ok().map(|id| hex(&id));
+    let trace_id = trace_id(&record.trace_id).ok().map(|id| hex(&id).into());
+    let span_id = span_id(&record.span_id).ok().map(|id| hex(&id).into());
     let mut fields = attrs_json(&attributes(record.attributes));
     let message = match attr_value(record.body) {
         None => String::new(),
@@ -138,7 +138,7 @@ fn convert_record(
         message,
         trace_id,
         span_id,
-        fingerprint,
+        fingerprint: fingerprint.map(CompactString::from),
         fields: LogRecord::fields_text(&fields),
         raw,
     })
@@ -273,8 +273,8 @@ mod tests {
         let mut other = out.records[0].clone();
         other.message = "payment failed for order 43".into();
         assert_eq!(
-            fingerprint(&other.fields_map(), &other.message, true),
-            r.fingerprint
+            fingerprint(&other.fields_map(), &other.message, true).as_deref(),
+            r.fingerprint.as_deref()
         );
         // raw is the record as OTLP/JSON
         let raw: Value = serde_json::from_str(&r.raw).unwrap_or_default();

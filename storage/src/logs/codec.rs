@@ -13,6 +13,8 @@
 //!
 //! A write-ahead log record is a batch: `uvarint count`, then `count` × `bytes record`.
 
+use compact_str::CompactString;
+
 use super::api::LogRecord;
 use crate::varint::{
     get_bytes, get_uvarint, get_varint, put_bytes, put_uvarint, put_varint, zigzag,
@@ -37,7 +39,7 @@ pub(crate) fn encode_record(r: &LogRecord, out: &mut Vec<u8>) {
     put_bytes(out, r.raw.as_bytes());
 }
 
-fn optional_fields(r: &LogRecord) -> [Option<&String>; 6] {
+fn optional_fields(r: &LogRecord) -> [Option<&CompactString>; 6] {
     [
         r.level.as_ref(),
         r.service.as_ref(),
@@ -53,10 +55,10 @@ pub(crate) fn decode_record(mut buf: &[u8]) -> Option<LogRecord> {
     let time_ms = get_varint(&mut buf)?;
     let (&bits, rest) = buf.split_first()?;
     buf = rest;
-    let mut optional: [Option<String>; 6] = Default::default();
+    let mut optional: [Option<CompactString>; 6] = Default::default();
     for (i, slot) in optional.iter_mut().enumerate() {
         if bits & (1 << i) != 0 {
-            *slot = Some(get_string(&mut buf)?);
+            *slot = Some(CompactString::from_utf8(get_bytes(&mut buf)?).ok()?);
         }
     }
     let message = get_string(&mut buf)?;
@@ -137,8 +139,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn opt() -> impl Strategy<Value = Option<String>> {
-        proptest::option::of("\\PC{0,12}")
+    fn opt() -> impl Strategy<Value = Option<CompactString>> {
+        proptest::option::of("\\PC{0,40}".prop_map(CompactString::from))
     }
 
     proptest! {
