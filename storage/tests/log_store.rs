@@ -282,6 +282,29 @@ fn records_are_searchable_within_a_second() {
     store.close().unwrap();
 }
 
+/// A store nobody has read commits for its first reader (search-idle, as an Elasticsearch
+/// shard); a store being read relies on its commit interval, here an hour.
+#[test]
+fn first_read_after_an_idle_spell_sees_every_acknowledged_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.commit_interval = Duration::from_secs(3600);
+    let store = LogStore::open(c, &prometheus::Registry::new()).unwrap();
+    let t = now_ms();
+    store
+        .append_logs((0..10).map(|i| numbered(i, t)).collect())
+        .unwrap();
+    assert_eq!(store.search(&query("", t, t)).unwrap().total, 10);
+    store
+        .append_logs((10..15).map(|i| numbered(i, t)).collect())
+        .unwrap();
+    // Read a moment ago: no commit on read, and the interval is an hour.
+    assert_eq!(store.search(&query("", t, t)).unwrap().total, 10);
+    store.flush().unwrap();
+    assert_eq!(store.search(&query("", t, t)).unwrap().total, 15);
+    store.close().unwrap();
+}
+
 // ------------------------------------------------------------------ paging
 
 #[test]
