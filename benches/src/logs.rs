@@ -439,7 +439,8 @@ fn ingest_run(
     );
     r.notes.push(format!(
         "lines/s and MB/s are over the whole run: from the first byte sent until the search \
-         total reached {} (polled every 50 ms; the store commits every 500 ms); server CPU \
+         total reached {} (polled every 50 ms once everything was sent; nothing reads the store before \
+         that, so it is search-idle and commits every 5 s, and the first poll commits); server CPU \
          while sending: {:.2} cores",
         fmt_int(n as f64),
         (cpu_sent - cpu0) / send_s
