@@ -16,6 +16,8 @@ use storage::{
     now_ms,
 };
 
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
@@ -285,24 +287,21 @@ fn records_are_searchable_within_a_second() {
 /// A store nobody has read commits for its first reader (search-idle, as an Elasticsearch
 /// shard); a store being read relies on its commit interval, here an hour.
 #[test]
-fn first_read_after_an_idle_spell_sees_every_acknowledged_record() {
-    let dir = tempfile::tempdir().unwrap();
+fn first_read_after_an_idle_spell_sees_every_acknowledged_record() -> TestResult {
+    let dir = tempfile::tempdir()?;
     let mut c = config(dir.path());
     c.commit_interval = Duration::from_secs(3600);
-    let store = LogStore::open(c, &prometheus::Registry::new()).unwrap();
+    let store = LogStore::open(c, &prometheus::Registry::new())?;
     let t = now_ms();
-    store
-        .append_logs((0..10).map(|i| numbered(i, t)).collect())
-        .unwrap();
-    assert_eq!(store.search(&query("", t, t)).unwrap().total, 10);
-    store
-        .append_logs((10..15).map(|i| numbered(i, t)).collect())
-        .unwrap();
+    store.append_logs((0..10).map(|i| numbered(i, t)).collect())?;
+    assert_eq!(store.search(&query("", t, t))?.total, 10);
+    store.append_logs((10..15).map(|i| numbered(i, t)).collect())?;
     // Read a moment ago: no commit on read, and the interval is an hour.
-    assert_eq!(store.search(&query("", t, t)).unwrap().total, 10);
-    store.flush().unwrap();
-    assert_eq!(store.search(&query("", t, t)).unwrap().total, 15);
-    store.close().unwrap();
+    assert_eq!(store.search(&query("", t, t))?.total, 10);
+    store.flush()?;
+    assert_eq!(store.search(&query("", t, t))?.total, 15);
+    store.close()?;
+    Ok(())
 }
 
 // ------------------------------------------------------------------ paging
@@ -562,44 +561,42 @@ fn a_crash_without_close_loses_nothing_and_duplicates_nothing() {
 /// A clean stop leaves one empty log segment, named by the next sequence number; the store
 /// then continues after it, through a crash too, with nothing lost or doubled.
 #[test]
-fn a_clean_stop_leaves_no_log_behind() {
-    let dir = tempfile::tempdir().unwrap();
+fn a_clean_stop_leaves_no_log_behind() -> TestResult {
+    let dir = tempfile::tempdir()?;
     let t0 = 1_700_000_000_000;
     let wal_dir = dir.path().join("wal");
-    let segments = || {
-        let mut v: Vec<(String, u64)> = std::fs::read_dir(&wal_dir)
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                let name = e.file_name().into_string().unwrap();
-                (name, e.metadata().unwrap().len())
-            })
-            .collect();
+    let segments = || -> std::io::Result<Vec<(String, u64)>> {
+        let mut v = Vec::new();
+        for e in std::fs::read_dir(&wal_dir)? {
+            let e = e?;
+            v.push((
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata()?.len(),
+            ));
+        }
         v.sort();
-        v
+        Ok(v)
     };
-    let store = open(dir.path());
-    store
-        .append_logs((0..500).map(|i| numbered(i, t0 + i as i64)).collect())
-        .unwrap();
-    store.close().unwrap();
-    let left = segments();
+    let reopen = || LogStore::open(config(dir.path()), &prometheus::Registry::new());
+    let store = reopen()?;
+    store.append_logs((0..500).map(|i| numbered(i, t0 + i as i64)).collect())?;
+    store.close()?;
+    let left = segments()?;
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].1, 0, "the segment left is empty: {left:?}");
     assert_eq!(left[0].0, format!("{:020}.log", 501));
     // Reopened, it continues from there; a crash then loses nothing and doubles nothing.
-    let store = open(dir.path());
+    let store = reopen()?;
     assert_eq!(store.record_count(), 500);
-    store
-        .append_logs((500..700).map(|i| numbered(i, t0 + i as i64)).collect())
-        .unwrap();
+    store.append_logs((500..700).map(|i| numbered(i, t0 + i as i64)).collect())?;
     drop(store);
-    let store = open(dir.path());
+    let store = reopen()?;
     let counts = id_counts(&store);
     assert_eq!(counts.len(), 700);
     assert!(counts.values().all(|n| *n == 1), "duplicates after replay");
-    store.close().unwrap();
-    assert_eq!(segments().len(), 1);
+    store.close()?;
+    assert_eq!(segments()?.len(), 1);
+    Ok(())
 }
 
 /// Random interleavings of appends, commits, crashes (drop without close) and clean
