@@ -420,8 +420,8 @@ fn bulk_items(
     // item of each record
     let mut origin = Vec::with_capacity(APPEND_CHUNK);
     let lines_counter = state.metrics.logs_lines.with_label_values(&[TRANSPORT]);
-    let path_index: Arc<str> = path_index.unwrap_or_default().into();
-    let mut last_index = Arc::clone(&path_index);
+    let path_index = path_index.unwrap_or_default();
+    let mut last_index: Arc<str> = path_index.as_str().into();
     // The `_index` field of the documents, written once while the index stays the same.
     let mut extra: Option<ExtraField> = None;
     while let Some((n, line)) = lines.next() {
@@ -453,13 +453,10 @@ fn bulk_items(
                 entry.key
             )));
         };
-        match string_or_number(entry.value.get("_index")) {
-            Some(own) if *own != *last_index => last_index = own.into(),
-            Some(_) => {}
-            None if !Arc::ptr_eq(&last_index, &path_index) => {
-                last_index = Arc::clone(&path_index);
-            }
-            None => {}
+        let own_index = string_or_number(entry.value.get("_index"));
+        let index = own_index.as_deref().unwrap_or(&path_index);
+        if *last_index != *index {
+            last_index = index.into();
         }
         let id = string_or_number(entry.value.get("_id")).map(Cow::into_owned);
         // Done with the action line: its tape gives its node buffer back for the document's.
