@@ -367,9 +367,10 @@ impl LogStore {
     /// Runs a search. A query that does not parse is [`StorageError::InvalidQuery`].
     pub fn search(&self, q: &LogQuery) -> Result<LogSearchResult, StorageError> {
         let started = Instant::now();
-        self.read_fresh()?;
         let sh = &self.shared;
         let user = sh.queries.parse(&q.query)?;
+        // After the parse: a query that is refused does not make the indexer commit.
+        self.read_fresh()?;
         let keep = if q.limit == 0 {
             0
         } else {
