@@ -371,3 +371,99 @@ async fn retention_drops_an_old_partition_and_keeps_the_recent_one() {
     .await;
     wait_for_total(&argus, "recent", 1).await;
 }
+
+/// While the log index cannot be written (here its partition directory is made immutable,
+/// as a full disk would refuse it), `_bulk` answers 503 with `Retry-After`, the TCP
+/// listener holds its lines instead of dropping them, and once the directory is writable
+/// again every acknowledged line is searchable exactly once, without a restart.
+#[tokio::test]
+async fn an_index_that_cannot_write_answers_503_and_recovers()
+-> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let argus = Argus::start(dir.path(), &["--retention", "0"]);
+    let bulk = |n: usize, tag: &str| -> String {
+        (0..n)
+            .map(|i| format!("{{\"create\":{{}}}}\n{{\"message\":\"line {i}\",\"k\":\"{tag}\"}}\n"))
+            .collect()
+    };
+    let post = |body: String| {
+        argus
+            .client()
+            .post(argus.url("/es/app/_bulk"))
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+    };
+    assert_eq!(post(bulk(10, "before")).await?.status(), 200);
+    wait_for_total(&argus, "k:before", 10).await;
+    let partitions: Vec<_> =
+        std::fs::read_dir(dir.path().join("logs/partitions"))?.collect::<Result<_, _>>()?;
+    let partition = partitions[0].path();
+    let chattr = |flag: &str| {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&partition)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !chattr("+i") {
+        eprintln!("skipped: chattr +i is not available on this file system");
+        return Ok(());
+    }
+    // Made writable again however the test ends: a tempdir cannot remove an immutable one.
+    struct Writable<F: Fn(&str) -> bool>(F);
+    impl<F: Fn(&str) -> bool> Drop for Writable<F> {
+        fn drop(&mut self) {
+            (self.0)("-i");
+        }
+    }
+    let writable = Writable(chattr);
+
+    // Acknowledged (the write-ahead log is elsewhere); the commit that follows fails.
+    let mut acknowledged = 0;
+    let refused = loop {
+        let resp = post(bulk(5, "during")).await?;
+        match resp.status().as_u16() {
+            200 => acknowledged += 5,
+            503 => break resp,
+            other => return Err(format!("unexpected status {other}").into()),
+        }
+        assert!(
+            acknowledged < 5000,
+            "no 503 while the index cannot be written"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(refused.headers().contains_key("retry-after"));
+    let body = json(&refused.text().await?);
+    assert_eq!(
+        body["error"]["type"], "unavailable_shards_exception",
+        "{body}"
+    );
+    // Lines sent over TCP meanwhile wait in the listener.
+    let mut tcp = std::net::TcpStream::connect(argus.logstash)?;
+    for i in 0..7 {
+        writeln!(tcp, "{{\"message\":\"tcp {i}\",\"k\":\"tcp\"}}")?;
+    }
+    tcp.flush()?;
+    // Searches still answer, with what was committed.
+    let data = search(&argus, &[("q", "k:before"), ("start", "0"), ("limit", "0")]).await;
+    assert_eq!(data["total"], 10, "{data}");
+
+    drop(writable);
+    eventually(Duration::from_secs(60), || async {
+        let ok = post(bulk(5, "after")).await.ok()?.status() == 200;
+        ok.then_some(())
+    })
+    .await;
+    wait_for_total(&argus, "k:during", acknowledged).await;
+    wait_for_total(&argus, "k:tcp", 7).await;
+    wait_for_total(&argus, "k:after", 5).await;
+    wait_for_total(&argus, "*", 10 + acknowledged + 7 + 5).await;
+    let failures = argus
+        .own_metric("argus_storage_logs_index_failures_total")
+        .await;
+    assert!(failures >= 1.0, "{failures}");
+    Ok(())
+}

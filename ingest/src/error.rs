@@ -54,9 +54,9 @@ impl IngestError {
             IngestError::Storage(S::Corruption { .. }) => Failure::Internal,
             // The write did not happen, and may well succeed once the store recovers: the
             // exporter should keep the data and retry.
-            IngestError::Storage(S::ShuttingDown | S::Rocks(_) | S::Io { .. } | S::Index(_)) => {
-                Failure::Unavailable
-            }
+            IngestError::Storage(
+                S::ShuttingDown | S::Unavailable(_) | S::Rocks(_) | S::Io { .. } | S::Index(_),
+            ) => Failure::Unavailable,
             IngestError::Mapping { .. } | IngestError::Io(_) => Failure::Internal,
         }
     }

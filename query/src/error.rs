@@ -117,9 +117,11 @@ impl QueryError {
                 PromqlError::Storage(StorageError::ShuttingDown) => UNAVAILABLE,
                 PromqlError::Storage(_) => INTERNAL,
             },
-            QueryError::Storage(StorageError::ShuttingDown | StorageError::Overloaded(_)) => {
-                UNAVAILABLE
-            }
+            QueryError::Storage(
+                StorageError::ShuttingDown
+                | StorageError::Overloaded(_)
+                | StorageError::Unavailable(_),
+            ) => UNAVAILABLE,
             QueryError::Storage(_) | QueryError::Internal(_) => INTERNAL,
         }
     }

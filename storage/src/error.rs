@@ -30,6 +30,11 @@ pub enum StorageError {
     /// later. Ingest answers HTTP 429 with `Retry-After`, gRPC `RESOURCE_EXHAUSTED`.
     #[error("storage overloaded: {0}")]
     Overloaded(String),
+    /// The store cannot take writes now (its index failed to write and is recovering): the
+    /// caller should keep the data and retry later. Ingest answers HTTP 503 with
+    /// `Retry-After`, gRPC `UNAVAILABLE`.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StorageError {

@@ -198,6 +198,7 @@ pub struct LogMetrics {
     pub search_seconds: Histogram,
     pub tail_dropped: IntCounter,
     pub retention_partitions_dropped: IntCounter,
+    pub index_failures: IntCounter,
 }
 
 impl LogMetrics {
@@ -264,6 +265,10 @@ impl LogMetrics {
             retention_partitions_dropped: r.counter(
                 "argus_storage_logs_retention_partitions_dropped_total",
                 "Log partitions deleted by retention.",
+            ),
+            index_failures: r.counter(
+                "argus_storage_logs_index_failures_total",
+                "Failed writes to the log index (and failed attempts to recover): appends are refused until it recovers.",
             ),
         }
     }

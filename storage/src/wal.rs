@@ -327,10 +327,37 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StorageEr
 pub(crate) fn replay(
     dir: &Path,
     from: u64,
+    f: impl FnMut(u64, &[u8]),
+) -> Result<ReplayStats, StorageError> {
+    replay_range(dir, from, None, f)
+}
+
+/// [`replay`] of the records numbered `from..=until` of a log that is still being written
+/// (a store re-indexing what it acknowledged): reading stops at the first record above
+/// `until`, and a torn record is the one being written, not damage, so it is not logged.
+pub(crate) fn replay_until(
+    dir: &Path,
+    from: u64,
+    until: u64,
+    f: impl FnMut(u64, &[u8]),
+) -> Result<ReplayStats, StorageError> {
+    replay_range(dir, from, Some(until), f)
+}
+
+fn replay_range(
+    dir: &Path,
+    from: u64,
+    until: Option<u64>,
     mut f: impl FnMut(u64, &[u8]),
 ) -> Result<ReplayStats, StorageError> {
     let mut stats = ReplayStats::default();
-    for (_, path) in list_segments(dir)? {
+    let torn = |stats: &mut ReplayStats, path: &Path, what: &str| {
+        stats.torn += 1;
+        if until.is_none() {
+            tracing::warn!(path = %path.display(), "{what}; rest of segment skipped");
+        }
+    };
+    'segments: for (_, path) in list_segments(dir)? {
         let file = File::open(&path).map_err(|e| StorageError::io(&path, e))?;
         let mut r = BufReader::with_capacity(1 << 20, file);
         let mut header = [0u8; 8];
@@ -344,21 +371,22 @@ pub(crate) fn replay(
                 break;
             }
             if r.read_exact(&mut header).is_err() {
-                stats.torn += 1;
-                tracing::warn!(path = %path.display(), "torn write-ahead log record header; rest of segment skipped");
+                torn(&mut stats, &path, "torn write-ahead log record header");
                 break;
             }
             let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
             let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
             if len > MAX_RECORD {
-                stats.torn += 1;
-                tracing::warn!(path = %path.display(), len, "write-ahead log record too large; rest of segment skipped");
+                torn(
+                    &mut stats,
+                    &path,
+                    &format!("write-ahead log record of {len} bytes is too large"),
+                );
                 break;
             }
             body.resize(len, 0);
             if r.read_exact(&mut body).is_err() || crc32fast::hash(&body) != crc {
-                stats.torn += 1;
-                tracing::warn!(path = %path.display(), "torn or corrupt write-ahead log record; rest of segment skipped");
+                torn(&mut stats, &path, "torn or corrupt write-ahead log record");
                 break;
             }
             let mut payload = body.as_slice();
@@ -366,6 +394,9 @@ pub(crate) fn replay(
                 stats.torn += 1;
                 break;
             };
+            if until.is_some_and(|u| seq > u) {
+                break 'segments;
+            }
             stats.max_seq = Some(stats.max_seq.map_or(seq, |m: u64| m.max(seq)));
             if seq >= from {
                 stats.records += 1;

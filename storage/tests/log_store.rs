@@ -599,6 +599,87 @@ fn a_clean_stop_leaves_no_log_behind() -> TestResult {
     Ok(())
 }
 
+/// Keeps a directory immutable while alive (`chattr +i`: not even root may create a file in
+/// it), so that writes into it fail as they do on a full disk or a read-only mount.
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    /// `None` where the file system or the process cannot set the attribute.
+    fn set(dir: &Path) -> std::io::Result<Option<Immutable>> {
+        let set = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status();
+        Ok(match set {
+            Ok(status) if status.success() => Some(Immutable(dir.to_path_buf())),
+            _ => None,
+        })
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// An index that cannot be written (tantivy kills a writer whose thread hits an I/O error
+/// and never replaces it): appends are refused at once, searches still read what was
+/// committed, and once the directory is writable again the store recovers by itself, with
+/// every acknowledged record indexed exactly once, before and after a restart.
+#[test]
+fn a_failed_index_write_refuses_appends_and_recovers_from_the_log() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let reopen = || LogStore::open(config(dir.path()), &prometheus::Registry::new());
+    let store = reopen()?;
+    let t = now_ms();
+    store.append_logs((0..100).map(|i| numbered(i, t)).collect())?;
+    store.flush()?;
+    let partitions: Vec<_> =
+        std::fs::read_dir(dir.path().join("partitions"))?.collect::<Result<_, _>>()?;
+    assert_eq!(partitions.len(), 1);
+    let Some(immutable) = Immutable::set(&partitions[0].path())? else {
+        eprintln!("skipped: chattr +i is not available on this file system");
+        return Ok(());
+    };
+    // Durable (the write-ahead log is elsewhere), but their commit cannot write a segment.
+    store.append_logs((100..200).map(|i| numbered(i, t)).collect())?;
+    let flushed = store.flush();
+    assert!(flushed.is_err(), "{flushed:?}");
+    let refused = store.append_logs(vec![numbered(1000, t)]);
+    assert!(
+        matches!(refused, Err(StorageError::Unavailable(_))),
+        "{refused:?}"
+    );
+    assert_eq!(store.search(&query("", t, t))?.total, 100);
+    drop(immutable);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match store.append_logs((200..300).map(|i| numbered(i, t)).collect()) {
+            Ok(_) => break,
+            Err(StorageError::Unavailable(_)) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    store.flush()?;
+    let exactly_once = |store: &LogStore| {
+        let counts = id_counts(store);
+        assert_eq!(counts.len(), 300);
+        assert!(counts.values().all(|n| *n == 1), "indexed twice");
+    };
+    exactly_once(&store);
+    store.close()?;
+    let store = reopen()?;
+    exactly_once(&store);
+    Ok(())
+}
+
 /// Random interleavings of appends, commits, crashes (drop without close) and clean
 /// restarts: after every restart the store holds exactly the acknowledged records.
 #[test]

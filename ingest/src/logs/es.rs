@@ -20,6 +20,7 @@ use storage::{LogRecord, StorageError, now_ms};
 use super::http::{BodyError, LogsState, append, count_reject, decode_body, ndjson_lines};
 use super::normalize::{ExtraField, number_text};
 use crate::IngestError;
+use crate::error::Failure;
 
 const TRANSPORT: &str = "es_bulk";
 /// The Elasticsearch version the banner claims.
@@ -195,19 +196,27 @@ fn admission_error(e: IngestError) -> Response {
 }
 
 fn storage_error(e: StorageError) -> Response {
-    tracing::error!(error = %e, "log append failed");
-    match e {
-        StorageError::ShuttingDown => es_error(
+    let reason = e.to_string();
+    let failure = IngestError::Storage(e).failure();
+    if failure == Failure::Internal {
+        tracing::error!(error = %reason, "log append failed");
+    } else {
+        tracing::warn!(error = %reason, "log append refused; the shipper should retry");
+    }
+    // Shippers retry 429 and 503 with the same documents; a 500 may be dropped.
+    let (status, kind) = match failure {
+        Failure::Overloaded => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "es_rejected_execution_exception",
+        ),
+        Failure::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable_shards_exception",
-            "storage is shutting down",
         ),
-        other => es_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "exception",
-            &format!("storage: {other}"),
-        ),
-    }
+        Failure::Invalid => (StatusCode::BAD_REQUEST, "illegal_argument_exception"),
+        Failure::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "exception"),
+    };
+    es_error(status, kind, &reason)
 }
 
 fn body_error(e: BodyError) -> Response {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use storage::{LogWriter, now_ms};
+use storage::{LogWriter, StorageError, now_ms};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -25,6 +25,8 @@ const TRANSPORT: &str = "tcp";
 const READ_BUFFER: usize = 64 << 10;
 /// Bytes of a rejected line quoted in the log.
 const LOGGED_HEAD: usize = 200;
+/// How often a batch waiting for the store to become writable asks again.
+const WRITABLE_POLL: Duration = Duration::from_millis(250);
 
 /// At most one event per interval passes (for logging rejects without flooding the log).
 struct Throttle {
@@ -349,7 +351,7 @@ async fn connection(
             _ = stopped(&mut stop) => break,
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 deadline = None;
-                write_batch(&shared, &mut batch, peer).await;
+                write_batch(&shared, &mut batch, peer, &mut stop).await;
                 continue;
             }
             r = stream.read(reader.spare()) => r,
@@ -377,7 +379,7 @@ async fn connection(
             if batch.lines.len() >= shared.batch_lines || batch.bytes >= shared.batch_bytes {
                 // reading waits while the batch is written: TCP flow control slows the sender
                 deadline = None;
-                write_batch(&shared, &mut batch, peer).await;
+                write_batch(&shared, &mut batch, peer, &mut stop).await;
             }
         }
         if !batch.lines.is_empty() && deadline.is_none() {
@@ -385,7 +387,7 @@ async fn connection(
         }
     }
     // what arrived is written before the connection closes
-    write_batch(&shared, &mut batch, peer).await;
+    write_batch(&shared, &mut batch, peer, &mut stop).await;
 }
 
 fn handle(shared: &Shared, batch: &mut Batch, event: Event, peer: SocketAddr) {
@@ -412,11 +414,18 @@ fn reject_line(shared: &Shared, reject: &LineReject, line: &[u8], peer: SocketAd
     }
 }
 
-/// Normalises and appends the batch on the blocking pool, once a write slot is free.
-async fn write_batch(shared: &Arc<Shared>, batch: &mut Batch, peer: SocketAddr) {
+/// Normalises and appends the batch on the blocking pool, once the store is writable and a
+/// write slot is free.
+async fn write_batch(
+    shared: &Arc<Shared>,
+    batch: &mut Batch,
+    peer: SocketAddr,
+    stop: &mut watch::Receiver<bool>,
+) {
     if batch.lines.is_empty() {
         return;
     }
+    wait_until_writable(shared, peer, stop).await;
     let lines = std::mem::take(&mut batch.lines);
     batch.bytes = 0;
     shared.waiting.inc();
@@ -433,6 +442,23 @@ async fn write_batch(shared: &Arc<Shared>, batch: &mut Batch, peer: SocketAddr) 
     .await;
     if let Err(e) = written {
         tracing::error!(error = %e, "logstash batch write task failed");
+    }
+}
+
+/// While the store refuses appends until it recovers, the batch waits, and its connection
+/// with it (TCP flow control holds the sender back): a json_lines sender has no
+/// acknowledgement to retry on, so a batch handed over now would be lost. Gives up at stop.
+async fn wait_until_writable(shared: &Shared, peer: SocketAddr, stop: &mut watch::Receiver<bool>) {
+    let mut logged = false;
+    while let Err(e @ StorageError::Unavailable(_)) = shared.writer.writable() {
+        if !logged && shared.error_log.allow() {
+            tracing::warn!(%peer, error = %e, "logstash connection waits for the log store");
+            logged = true;
+        }
+        tokio::select! {
+            _ = stopped(stop) => return,
+            _ = tokio::time::sleep(WRITABLE_POLL) => {}
+        }
     }
 }
 

@@ -105,6 +105,13 @@ pub struct LogAppendOutcome {
 /// and becomes searchable within about a second. Blocking.
 pub trait LogWriter: Send + Sync {
     fn append_logs(&self, records: Vec<LogRecord>) -> Result<LogAppendOutcome, StorageError>;
+
+    /// Whether appends would be taken now: [`StorageError::Unavailable`] while the store
+    /// cannot write (and recovers by itself). A source without acknowledgements (TCP) asks
+    /// before it hands over records it could not send again.
+    fn writable(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 /// Settings of a [`crate::LogStore`].

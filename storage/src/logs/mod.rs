@@ -30,7 +30,11 @@
 //! Recovery: each partition's committed sequence number is its last commit's payload; the
 //! log is replayed skipping every record whose partition has committed it, so nothing is
 //! indexed twice and nothing acknowledged is lost, then the replayed records are committed
-//! and the old segments deleted.
+//! and the old segments deleted. The same replay, bounded by the records received, brings
+//! a running store back after a write to its index failed (a full disk kills tantivy's
+//! writer): every writer is dropped with what it had not committed, appends are refused
+//! ([`StorageError::Unavailable`]) until a retry re-indexes those records from the log and
+//! commits them (see `Indexer::fail`).
 //!
 //! Read path: a search opens only the partitions overlapping its time range, runs the
 //! parsed query (`query.rs`) AND the time range on each, with one collector pass
@@ -76,6 +80,8 @@ use schema::LogSchema;
 
 /// `dir/FORMAT` names the layout; a directory holding something else is refused.
 const FORMAT: &str = "argus-logs 1\n";
+/// The write-ahead log's directory in `dir`.
+const WAL_DIR: &str = "wal";
 /// Durable records waiting for the indexer, in encoded bytes, before appends wait.
 const MAX_QUEUE_BYTES: usize = 64 << 20;
 /// Under a backlog, commits wait up to this many commit intervals (see `Indexer::run`).
@@ -91,6 +97,10 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
 const INDEX_BYTES_INTERVAL: Duration = Duration::from_secs(10);
 /// Blocks of the document store each partition reader caches.
 const DOC_CACHE_BLOCKS: usize = 32;
+/// After an index write fails, the first attempt to recover waits this long; each attempt
+/// that fails doubles the wait, up to [`RECOVERY_DELAY_MAX`].
+const RECOVERY_DELAY_FIRST: Duration = Duration::from_millis(500);
+const RECOVERY_DELAY_MAX: Duration = Duration::from_secs(30);
 
 pub mod reject {
     /// The record's time is older than the retention period.
@@ -121,6 +131,9 @@ struct Shared {
     backlog: Arc<AtomicBool>,
     /// When a search or error listing last ran, ms since the epoch (0: never).
     last_read_ms: AtomicI64,
+    /// Why the index cannot be written, while it cannot (see [`Indexer::fail`]): appends are
+    /// refused meanwhile.
+    write_failure: Mutex<Option<String>>,
 }
 
 /// A durable record on its way to the indexer: the record and its encoding (a slice of the
@@ -156,6 +169,21 @@ fn wait_for_room(queue: &IndexQueue) -> Result<(), StorageError> {
 }
 
 impl Shared {
+    fn wal_dir(&self) -> PathBuf {
+        self.dir.join(WAL_DIR)
+    }
+
+    /// `Ok` when appends are taken, [`StorageError::Unavailable`] while the index cannot be
+    /// written (see [`Indexer::fail`]).
+    fn writable(&self) -> Result<(), StorageError> {
+        match &*self.write_failure.lock() {
+            None => Ok(()),
+            Some(why) => Err(StorageError::Unavailable(format!(
+                "the log index cannot be written ({why}); retrying"
+            ))),
+        }
+    }
+
     /// No read for [`SEARCH_IDLE_AFTER_MS`] and no live-tail subscriber.
     fn search_idle(&self) -> bool {
         let last = self.last_read_ms.load(Ordering::Relaxed);
@@ -231,7 +259,7 @@ impl LogStore {
     ) -> Result<Arc<LogStore>, StorageError> {
         let metrics = LogMetrics::new(registry);
         let dir = config.dir.clone();
-        let wal_dir = dir.join("wal");
+        let wal_dir = dir.join(WAL_DIR);
         for d in [&dir, &dir.join("partitions"), &wal_dir] {
             std::fs::create_dir_all(d).map_err(|e| StorageError::io(d, e))?;
         }
@@ -262,6 +290,7 @@ impl LogStore {
             config,
             backlog: Arc::new(AtomicBool::new(false)),
             last_read_ms: AtomicI64::new(0),
+            write_failure: Mutex::new(None),
         });
         let mut indexer = Indexer::new(shared.clone());
         // Directories without an index were created but never made one (a crash in
@@ -311,6 +340,7 @@ impl LogStore {
         if self.closed.load(Ordering::SeqCst) {
             return Err(StorageError::ShuttingDown);
         }
+        self.shared.writable()?;
         let m = &self.shared.metrics;
         let mut outcome = LogAppendOutcome::default();
         let cutoff = self.shared.retention_cutoff(now_ms());
@@ -573,7 +603,8 @@ impl LogStore {
     }
 
     /// Notes a read; the first read after a search-idle spell commits first (see the module
-    /// documentation). A closed store is read as it was left.
+    /// documentation). A closed store, or one whose index cannot be written now, is read as
+    /// it was last committed.
     fn read_fresh(&self) -> Result<(), StorageError> {
         let now = now_ms();
         let last = self.shared.last_read_ms.swap(now, Ordering::Relaxed);
@@ -582,6 +613,10 @@ impl LogStore {
         }
         match self.flush() {
             Err(StorageError::ShuttingDown) => Ok(()),
+            Err(e @ StorageError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "a log search reads what the index last committed");
+                Ok(())
+            }
             other => other,
         }
     }
@@ -644,6 +679,10 @@ impl LogWriter for LogStore {
     fn append_logs(&self, records: Vec<LogRecord>) -> Result<LogAppendOutcome, StorageError> {
         self.append_batch(records)
     }
+
+    fn writable(&self) -> Result<(), StorageError> {
+        self.shared.writable()
+    }
 }
 
 impl Drop for LogStore {
@@ -704,15 +743,33 @@ fn check_format(dir: &Path) -> Result<(), StorageError> {
 
 // ------------------------------------------------------------------ indexer
 
+/// The indexer's state while the index cannot be written.
+struct Broken {
+    /// When the next attempt to recover is due.
+    retry_at: Instant,
+    /// The wait before that attempt; doubled by each one that fails.
+    delay: Duration,
+}
+
+/// What [`Indexer::reindex`] did.
+#[derive(Default)]
+struct Reindexed {
+    /// Records added to the writers.
+    records: u64,
+    /// Records their partition had committed, or retention had deleted.
+    skipped: u64,
+    /// Torn records at a segment's end.
+    torn: u64,
+}
+
 struct Indexer {
     shared: Arc<Shared>,
     wal: Option<Arc<Wal<Vec<Pending>>>>,
     writers: Writers,
     /// Highest sequence number received (all lower ones received too).
     received: u64,
-    /// Records that could not be added (an I/O error creating their partition, say): retried
-    /// each round; commits claim nothing at or above the oldest of them.
-    failed: BTreeMap<u64, Pending>,
+    /// Set while the index cannot be written (see [`Indexer::fail`]).
+    broken: Option<Broken>,
     /// Highest sequence number committed everywhere.
     covered: u64,
     /// Records committed in the current round, for live tail.
@@ -735,7 +792,7 @@ impl Indexer {
             wal: None,
             writers,
             received: 0,
-            failed: BTreeMap::new(),
+            broken: None,
             covered: 0,
             tail: Vec::new(),
             last_commit: now,
@@ -749,17 +806,38 @@ impl Indexer {
     /// Indexes the log's records that their partitions have not committed, commits them and
     /// returns the next sequence number.
     fn replay(&mut self, wal_dir: &Path) -> Result<u64, StorageError> {
+        let max_committed = self.shared.partitions.committed().values().copied().max();
+        let replayed = self.reindex(wal_dir, None)?;
+        self.received = self.received.max(max_committed.unwrap_or(0));
+        self.covered = self.received;
+        if replayed.records > 0 {
+            self.commit_round()?;
+            tracing::info!(
+                records = replayed.records,
+                skipped = replayed.skipped,
+                torn = replayed.torn,
+                "replayed the log store's write-ahead log"
+            );
+        }
+        let last_segment = wal::list_segments(wal_dir)?
+            .last()
+            .map_or(0, |(first, _)| *first);
+        Ok((self.received + 1).max(last_segment).max(1))
+    }
+
+    /// Adds to the writers every record of the log up to `until` (all of it when `None`)
+    /// that its partition has not committed, skipping records retention deleted or expired.
+    /// Without `until` (at open), `received` becomes the log's last sequence number.
+    fn reindex(&mut self, wal_dir: &Path, until: Option<u64>) -> Result<Reindexed, StorageError> {
         let committed = self.shared.partitions.committed();
-        let max_committed = committed.values().copied().max().unwrap_or(0);
         // Partitions retention deleted: the log must not bring their records back.
         let floor = read_floor(&self.shared.dir)?;
         let deleted = |seq: u64, time_ms: i64| floor.is_some_and(|(t, s)| seq <= s && time_ms < t);
         let cutoff = self.shared.retention_cutoff(now_ms());
         let mut bad = 0u64;
-        let mut replayed = 0u64;
-        let mut skipped = 0u64;
+        let mut out = Reindexed::default();
         let mut error = None;
-        let stats = wal::replay(wal_dir, 0, |first_seq, payload| {
+        let mut batch = |first_seq: u64, payload: &[u8]| {
             let Some(records) = codec::decode_batch(payload) else {
                 bad += 1;
                 return;
@@ -776,20 +854,29 @@ impl Indexer {
                     || cutoff.is_some_and(|c| record.time_ms < c)
                     || deleted(seq, record.time_ms)
                 {
-                    skipped += 1;
+                    out.skipped += 1;
                     continue;
                 }
-                replayed += 1;
                 let pending = Pending {
                     record,
                     encoded: Bytes::copy_from_slice(encoded),
                 };
-                if let Err(e) = self.add(seq, pending) {
-                    error.get_or_insert(e);
+                match self.add(seq, pending) {
+                    Ok(()) => out.records += 1,
+                    Err(e) => {
+                        error.get_or_insert(e);
+                    }
                 }
             }
-            self.received = self.received.max(first_seq + n.max(1) - 1);
-        })?;
+            if until.is_none() {
+                self.received = self.received.max(first_seq + n.max(1) - 1);
+            }
+        };
+        let stats = match until {
+            None => wal::replay(wal_dir, 0, &mut batch)?,
+            Some(until) => wal::replay_until(wal_dir, 0, until, &mut batch)?,
+        };
+        out.torn = stats.torn;
         if let Some(e) = error {
             return Err(e);
         }
@@ -799,21 +886,7 @@ impl Indexer {
                 detail: format!("{bad} undecodable write-ahead log records"),
             });
         }
-        self.received = self.received.max(max_committed);
-        self.covered = self.received;
-        if replayed > 0 {
-            self.commit_round()?;
-            tracing::info!(
-                records = replayed,
-                skipped,
-                torn = stats.torn,
-                "replayed the log store's write-ahead log"
-            );
-        }
-        let last_segment = wal::list_segments(wal_dir)?
-            .last()
-            .map_or(0, |(first, _)| *first);
-        Ok((self.received + 1).max(last_segment).max(1))
+        Ok(out)
     }
 
     fn run(mut self) {
@@ -823,22 +896,27 @@ impl Indexer {
             } else {
                 self.shared.config.commit_interval
             };
-            let deadline = self.last_commit + interval;
+            let deadline = match &self.broken {
+                Some(b) => b.retry_at,
+                None => self.last_commit + interval,
+            };
             match self.shared.queue.pop(deadline) {
                 Popped::Abandon => return,
                 Popped::Timeout => {}
                 Popped::Job(Job::Batch { first_seq, records }) => {
-                    let n = records.len() as u64;
-                    for (i, pending) in records.into_iter().enumerate() {
-                        let seq = first_seq + i as u64;
-                        if let Err(e) = self.add(seq, pending) {
-                            tracing::error!(error = %e, seq, "could not index a log record; will retry");
+                    // Received even when not indexed now: recovery re-reads it from the log.
+                    self.received = self.received.max(first_seq + records.len() as u64 - 1);
+                    if self.broken.is_none() {
+                        for (i, pending) in records.into_iter().enumerate() {
+                            if let Err(e) = self.add(first_seq + i as u64, pending) {
+                                self.fail(&e);
+                                break;
+                            }
                         }
                     }
-                    self.received = self.received.max(first_seq + n - 1);
                 }
                 Popped::Job(Job::Flush(reply)) => {
-                    let _ = reply.send(self.commit_round());
+                    let _ = reply.send(self.commit_or_fail());
                     self.last_commit = Instant::now();
                 }
                 Popped::Job(Job::Retention(now, reply)) => {
@@ -859,6 +937,13 @@ impl Indexer {
             let backlog = !self.shared.queue.is_idle();
             self.shared.backlog.store(backlog, Ordering::Relaxed);
             let now = Instant::now();
+            if let Some(b) = &self.broken {
+                if now >= b.retry_at {
+                    self.recover();
+                    self.last_commit = Instant::now();
+                }
+                continue;
+            }
             // A commit stops indexing until the partitions' segments are written (a quarter
             // of a second under full load). While a backlog remains, the records waiting
             // would not become searchable sooner by committing on time, so commits back off,
@@ -866,31 +951,82 @@ impl Indexer {
             let due = now >= deadline
                 && (!backlog || now >= self.last_commit + interval * COMMIT_BACKOFF);
             if due {
-                if let Err(e) = self.commit_round() {
-                    tracing::error!(error = %e, "log commit failed");
-                }
+                // A failure is logged and recovered from by `fail`.
+                let _ = self.commit_or_fail();
                 self.last_commit = Instant::now();
                 self.maintenance();
             }
         }
     }
 
-    /// Adds a record to its partition's writer; on failure keeps it for the next round.
+    /// Commits (see [`Indexer::commit_round`]); a failure is handed to [`Indexer::fail`].
+    fn commit_or_fail(&mut self) -> Result<(), StorageError> {
+        let committed = self.commit_round();
+        if let Err(e) = &committed
+            && self.broken.is_none()
+        {
+            self.fail(e);
+        }
+        committed
+    }
+
+    /// After a write to the index failed (tantivy killed a writer whose thread hit an I/O
+    /// error, a commit or a partition's creation failed: a full disk, say). A writer that
+    /// failed has lost the documents it held, and one that has not may have lost some, so
+    /// every writer is dropped with what it had not committed. Those records are in the
+    /// write-ahead log: [`Indexer::recover`] adds them again, after a wait that doubles
+    /// while recovering fails. Meanwhile appends are refused (callers keep the data and
+    /// retry; nothing piles up in the log) and batches already received are only counted.
+    /// tantivy itself never replaces a killed writer, and before this the indexer retried
+    /// the dead one forever while appends waited for a queue that no longer drained.
+    fn fail(&mut self, e: &StorageError) {
+        let delay = self.broken.as_ref().map_or(RECOVERY_DELAY_FIRST, |b| {
+            (b.delay * 2).min(RECOVERY_DELAY_MAX)
+        });
+        tracing::error!(error = %e, retry_in = ?delay, "could not write the log index; appends are refused until it recovers from the write-ahead log");
+        self.writers.clear();
+        self.tail.clear();
+        self.broken = Some(Broken {
+            retry_at: Instant::now() + delay,
+            delay,
+        });
+        self.shared.metrics.index_failures.inc();
+        *self.shared.write_failure.lock() = Some(e.to_string());
+    }
+
+    /// Adds every record received that its partition has not committed from the log again,
+    /// and commits. On success appends are taken again; on failure see [`Indexer::fail`].
+    fn recover(&mut self) {
+        let Some(broken) = self.broken.take() else {
+            return;
+        };
+        let wal_dir = self.shared.wal_dir();
+        let recovered = self
+            .reindex(&wal_dir, Some(self.received))
+            .and_then(|reindexed| self.commit_round().map(|()| reindexed));
+        match recovered {
+            Ok(reindexed) => {
+                *self.shared.write_failure.lock() = None;
+                tracing::info!(
+                    records = reindexed.records,
+                    "the log index is written again; acknowledged records were re-indexed from the write-ahead log"
+                );
+            }
+            Err(e) => {
+                self.broken = Some(broken);
+                self.fail(&e);
+            }
+        }
+    }
+
+    /// Adds a record to its partition's writer. A failure means the writers cannot be
+    /// trusted with the records they hold (see [`Indexer::fail`]).
     fn add(&mut self, seq: u64, pending: Pending) -> Result<(), StorageError> {
         let start = self.shared.partition_of(pending.record.time_ms);
-        let w = match self.writers.get(&self.shared.partitions, start) {
-            Ok(w) => w,
-            Err(e) => {
-                self.failed.insert(seq, pending);
-                return Err(e);
-            }
-        };
+        let w = self.writers.get(&self.shared.partitions, start)?;
         let Pending { record, encoded } = pending;
         let doc = self.shared.schema.document(seq, &record, &encoded);
-        if let Err(e) = w.add(doc) {
-            self.failed.insert(seq, Pending { record, encoded });
-            return Err(index_err(e));
-        }
+        w.add(doc).map_err(index_err)?;
         if self.shared.hub.has_subscribers() {
             self.tail.push(Arc::new(LogHit { seq, record }));
         }
@@ -900,11 +1036,11 @@ impl Indexer {
     /// Commits every partition with new documents, reloads their readers, publishes the
     /// round's records to live tail and deletes the log segments all committed.
     fn commit_round(&mut self) -> Result<(), StorageError> {
-        let started = Instant::now();
-        for (seq, pending) in std::mem::take(&mut self.failed) {
-            let _ = self.add(seq, pending);
+        if self.broken.is_some() {
+            return self.shared.writable();
         }
-        let mark = partition::commit_mark(self.failed.keys().next().copied(), self.received);
+        let started = Instant::now();
+        let mark = self.received;
         let round = self.writers.commit(&self.shared.partitions, mark);
         if !round.any {
             return Ok(());
@@ -936,7 +1072,7 @@ impl Indexer {
     /// sequence number stays. Without this, up to a rotation interval of records (a gigabyte
     /// under full load) stayed on disk until the next start.
     fn seal_log(&mut self) {
-        if !self.failed.is_empty() || self.covered < self.received {
+        if self.broken.is_some() || self.covered < self.received {
             return;
         }
         if let Some(log) = &self.wal
@@ -982,8 +1118,6 @@ impl Indexer {
         for p in &expired {
             // Its uncommitted documents are expired too.
             self.writers.remove(p.start);
-            self.failed
-                .retain(|_, f| self.shared.partition_of(f.record.time_ms) != p.start);
             self.shared.partitions.remove(p.start);
             std::fs::remove_dir_all(&p.dir).map_err(|e| StorageError::io(&p.dir, e))?;
             self.shared.metrics.retention_partitions_dropped.inc();
