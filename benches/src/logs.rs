@@ -709,6 +709,56 @@ pub(crate) fn compare_with_bare(reports: &mut [ScenarioReport]) {
     }
 }
 
+/// For `logs-tcp` and `logs-bulk` run in several rounds: a row with the median of the
+/// rounds' ratios to the bare indexer (each against the bare run of its own round) and of
+/// their throughput. With an even number of rounds the median is the mean of the middle two.
+pub(crate) fn median_bare_ratios(reports: &[ScenarioReport]) -> Vec<ScenarioReport> {
+    let mut out = Vec::new();
+    for scenario in ["logs-tcp", "logs-bulk"] {
+        let rounds: Vec<(f64, f64)> = reports
+            .iter()
+            .filter(|r| r.scenario == scenario && r.error.is_none())
+            .filter_map(|r| Some((r.details["bare_ratio"].as_f64()?, r.value?)))
+            .collect();
+        if rounds.is_empty() {
+            continue;
+        }
+        let ratios: Vec<f64> = rounds.iter().map(|(ratio, _)| *ratio).collect();
+        let ratio = median(&ratios);
+        let rate = median(&rounds.iter().map(|(_, v)| *v).collect::<Vec<_>>());
+        let at_target = ratios.iter().filter(|r| **r >= BARE_RATIO_TARGET).count();
+        let mut r = ScenarioReport::new(scenario, &format!("median of {} rounds", rounds.len()));
+        r.value = Some(rate);
+        r.result = format!("{ratio:.2} x bare tantivy; {} lines/s", fmt_int(rate));
+        r.target = Some(format!(
+            ">= {BARE_RATIO_TARGET} x bare tantivy, median of the rounds"
+        ));
+        r.met = Some(ratio >= BARE_RATIO_TARGET);
+        r.notes.push(format!(
+            "ratios by round: {}; {at_target} of {} rounds at or above {BARE_RATIO_TARGET} x",
+            ratios
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            ratios.len()
+        ));
+        r.details = serde_json::json!({ "median_bare_ratio": ratio, "bare_ratios": ratios });
+        out.push(r);
+    }
+    out
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // logs-search
 
@@ -1108,6 +1158,37 @@ fn measure_search(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ingest_row(scenario: &str, lines_per_s: f64, ratio: f64) -> ScenarioReport {
+        let mut r = ScenarioReport::new(scenario, "v");
+        r.value = Some(lines_per_s);
+        r.details = serde_json::json!({ "bare_ratio": ratio });
+        r
+    }
+
+    #[test]
+    fn the_median_row_takes_each_scenarios_own_rounds() {
+        let rows = [
+            ingest_row("logs-tcp", 100.0, 0.60),
+            ingest_row("logs-bulk", 50.0, 0.90),
+            ingest_row("logs-tcp", 300.0, 0.80),
+            ingest_row("logs-tcp", 200.0, 0.75),
+            ingest_row("logs-bulk", 70.0, 0.50),
+        ];
+        let medians = median_bare_ratios(&rows);
+        assert_eq!(medians.len(), 2);
+        let tcp = &medians[0];
+        assert_eq!(tcp.scenario, "logs-tcp");
+        assert_eq!(tcp.variant, "median of 3 rounds");
+        assert_eq!(tcp.value, Some(200.0));
+        assert_eq!(tcp.met, Some(true));
+        assert_eq!(tcp.details["median_bare_ratio"], 0.75);
+        let bulk = &medians[1];
+        assert_eq!(bulk.value, Some(60.0));
+        assert!((bulk.details["median_bare_ratio"].as_f64().unwrap_or(0.0) - 0.70).abs() < 1e-9);
+        assert_eq!(bulk.met, Some(true));
+        assert!(median_bare_ratios(&rows[..0]).is_empty());
+    }
 
     #[test]
     fn bulk_bodies_pair_actions_with_documents() {

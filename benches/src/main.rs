@@ -156,6 +156,12 @@ pub(crate) struct Opts {
     /// Keep the data directories and server logs instead of deleting them.
     #[arg(long)]
     keep_data: bool,
+    /// Run the chosen scenarios this many times, one round after another. With more than
+    /// one, each round's rows are marked with it, and logs-tcp and logs-bulk get a row with
+    /// the median of their rounds' ratios to the bare indexer (one run's ratio moves by
+    /// ±0.15 on a shared machine).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Smoke test of the benchmark itself (e.g. against a debug build): seconds instead of
     /// minutes, small sizes. Overrides the size and duration options; its figures mean nothing.
     #[arg(long)]
@@ -486,38 +492,21 @@ fn run(mut opts: Opts) -> Result<bool> {
     eprintln!("argus-bench: data and logs under {}", ctx.work.display());
 
     let mut scenarios: Vec<ScenarioReport> = Vec::new();
-    for s in order {
-        let t = std::time::Instant::now();
-        let reports = match s {
-            Scenario::Statsd => statsd::run(&ctx),
-            Scenario::Import => throughput::run_import(&ctx),
-            Scenario::RemoteWrite => throughput::run_remote_write(&ctx),
-            Scenario::Disk => disk::run(&ctx),
-            Scenario::Memory => memory::run(&ctx),
-            Scenario::QueryRate => query::run_rate(&ctx),
-            Scenario::QueryHistogram => query::run_histogram(&ctx),
-            Scenario::QuerySelector => query::run_selector(&ctx),
-            Scenario::LogsBareTantivy => logs::run_bare(&ctx),
-            Scenario::LogsTcp => logs::run_tcp(&ctx),
-            Scenario::LogsBulk => logs::run_bulk(&ctx),
-            Scenario::LogsSearch => logs::run_search(&ctx),
-            Scenario::TracesOtlp => traces::run_otlp(&ctx),
-            Scenario::TracesQuery => traces::run_query(&ctx),
-            Scenario::AlertingEval => alerting::run(&ctx),
-            Scenario::All => Vec::new(),
-        };
-        eprintln!(
-            "argus-bench: {s:?} done in {:.0} s",
-            t.elapsed().as_secs_f64()
-        );
-        for r in &reports {
-            if let Some(e) = &r.error {
-                eprintln!("argus-bench: {} / {} failed: {e}", r.scenario, r.variant);
+    let rounds = ctx.opts.rounds;
+    for round in 1..=rounds {
+        let mut this_round = run_round(&ctx, &order);
+        logs::compare_with_bare(&mut this_round);
+        if rounds > 1 {
+            for r in &mut this_round {
+                r.variant = format!("{} (round {round} of {rounds})", r.variant);
             }
         }
-        scenarios.extend(reports);
+        scenarios.extend(this_round);
     }
-    logs::compare_with_bare(&mut scenarios);
+    if rounds > 1 {
+        let medians = logs::median_bare_ratios(&scenarios);
+        scenarios.extend(medians);
+    }
 
     let report = Report {
         started_utc: report::utc(started),
@@ -551,6 +540,43 @@ fn run(mut opts: Opts) -> Result<bool> {
         bail!("no scenario ran");
     }
     Ok(all_ok)
+}
+
+/// Runs `order`'s scenarios once each, in that order.
+fn run_round(ctx: &Ctx, order: &[Scenario]) -> Vec<ScenarioReport> {
+    let mut scenarios = Vec::new();
+    for &s in order {
+        let t = std::time::Instant::now();
+        let reports = match s {
+            Scenario::Statsd => statsd::run(ctx),
+            Scenario::Import => throughput::run_import(ctx),
+            Scenario::RemoteWrite => throughput::run_remote_write(ctx),
+            Scenario::Disk => disk::run(ctx),
+            Scenario::Memory => memory::run(ctx),
+            Scenario::QueryRate => query::run_rate(ctx),
+            Scenario::QueryHistogram => query::run_histogram(ctx),
+            Scenario::QuerySelector => query::run_selector(ctx),
+            Scenario::LogsBareTantivy => logs::run_bare(ctx),
+            Scenario::LogsTcp => logs::run_tcp(ctx),
+            Scenario::LogsBulk => logs::run_bulk(ctx),
+            Scenario::LogsSearch => logs::run_search(ctx),
+            Scenario::TracesOtlp => traces::run_otlp(ctx),
+            Scenario::TracesQuery => traces::run_query(ctx),
+            Scenario::AlertingEval => alerting::run(ctx),
+            Scenario::All => Vec::new(),
+        };
+        eprintln!(
+            "argus-bench: {s:?} done in {:.0} s",
+            t.elapsed().as_secs_f64()
+        );
+        for r in &reports {
+            if let Some(e) = &r.error {
+                eprintln!("argus-bench: {} / {} failed: {e}", r.scenario, r.variant);
+            }
+        }
+        scenarios.extend(reports);
+    }
+    scenarios
 }
 
 fn now_secs() -> u64 {
