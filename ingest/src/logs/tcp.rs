@@ -189,11 +189,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
     while conns.join_next().await.is_some() {}
 }
 
-/// What the line splitter found.
+/// What the line splitter found: `L` is a line of its buffer (`&[u8]`), or a copy.
 #[derive(Debug, PartialEq)]
-enum Event {
+enum Event<L> {
     /// A complete, non-blank line without its terminator.
-    Line(Vec<u8>),
+    Line(L),
     /// A line over the limit (its length so far, and its first bytes); the rest of it, up to
     /// its newline, is skipped.
     TooLong { len: usize, head: Vec<u8> },
@@ -253,7 +253,7 @@ impl LineBuffer {
     }
 
     /// The next event in what was read, `None` when it needs more bytes.
-    fn next_event(&mut self) -> Option<Event> {
+    fn next_event(&mut self) -> Option<Event<&[u8]>> {
         loop {
             match memchr::memchr(b'\n', &self.buf[self.scan..self.end]) {
                 Some(i) => {
@@ -278,7 +278,8 @@ impl LineBuffer {
                     if line.trim_ascii().is_empty() {
                         continue;
                     }
-                    return Some(Event::Line(line.to_vec()));
+                    let (start, end) = (line_start, line_start + line.len());
+                    return Some(Event::Line(&self.buf[start..end]));
                 }
                 None => {
                     self.scan = self.end;
@@ -300,34 +301,62 @@ impl LineBuffer {
     }
 
     /// At the end of the stream: a last line without its newline.
-    fn finish(&mut self) -> Option<Event> {
+    fn finish(&mut self) -> Option<Event<&[u8]>> {
         if self.discarding || self.start >= self.end {
             return None;
         }
         // a final newline makes the rest a complete line
-        let line = self.buf[self.start..self.end].to_vec();
-        self.start = self.end;
-        self.scan = self.end;
-        let line = line.strip_suffix(b"\r").map(<[u8]>::to_vec).unwrap_or(line);
+        let (start, end) = (self.start, self.end);
+        self.start = end;
+        self.scan = end;
+        let mut line = &self.buf[start..end];
+        if let Some(stripped) = line.strip_suffix(b"\r") {
+            line = stripped;
+        }
         if line.trim_ascii().is_empty() {
             return None;
         }
         if line.len() > self.max_line {
-            let head = line[..line.len().min(LOGGED_HEAD)].to_vec();
             return Some(Event::TooLong {
                 len: line.len(),
-                head,
+                head: line[..line.len().min(LOGGED_HEAD)].to_vec(),
             });
         }
         Some(Event::Line(line))
     }
 }
 
-/// Lines of a connection waiting to be written.
+/// Lines of a connection waiting to be written, end to end in one buffer. Each line is
+/// copied out of it on the thread that normalises and appends the batch, the thread that
+/// also frees the records again (see `storage::LogStore`'s appends): one allocation per
+/// batch crosses threads, not one per line.
 #[derive(Default)]
 struct Batch {
-    lines: Vec<Vec<u8>>,
-    bytes: usize,
+    text: Vec<u8>,
+    /// Where each line ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Batch {
+    fn push(&mut self, line: &[u8]) {
+        self.text.extend_from_slice(line);
+        self.ends.push(self.text.len());
+    }
+
+    fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.text[start..end])
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
 }
 
 async fn connection(
@@ -376,13 +405,13 @@ async fn connection(
         while let Some(event) = reader.next_event() {
             lines_total.inc();
             handle(&shared, &mut batch, event, peer);
-            if batch.lines.len() >= shared.batch_lines || batch.bytes >= shared.batch_bytes {
+            if batch.len() >= shared.batch_lines || batch.text.len() >= shared.batch_bytes {
                 // reading waits while the batch is written: TCP flow control slows the sender
                 deadline = None;
                 write_batch(&shared, &mut batch, peer, &mut stop).await;
             }
         }
-        if !batch.lines.is_empty() && deadline.is_none() {
+        if !batch.is_empty() && deadline.is_none() {
             deadline = Some(Instant::now() + shared.batch_delay);
         }
     }
@@ -390,12 +419,9 @@ async fn connection(
     write_batch(&shared, &mut batch, peer, &mut stop).await;
 }
 
-fn handle(shared: &Shared, batch: &mut Batch, event: Event, peer: SocketAddr) {
+fn handle(shared: &Shared, batch: &mut Batch, event: Event<&[u8]>, peer: SocketAddr) {
     match event {
-        Event::Line(line) => {
-            batch.bytes += line.len();
-            batch.lines.push(line);
-        }
+        Event::Line(line) => batch.push(line),
         Event::TooLong { len, head } => {
             let reject = LineReject::LineTooLong {
                 len,
@@ -422,12 +448,16 @@ async fn write_batch(
     peer: SocketAddr,
     stop: &mut watch::Receiver<bool>,
 ) {
-    if batch.lines.is_empty() {
+    if batch.is_empty() {
         return;
     }
     wait_until_writable(shared, peer, stop).await;
-    let lines = std::mem::take(&mut batch.lines);
-    batch.bytes = 0;
+    // The next batch is sized as this one: its buffer then grows only under a change of pace.
+    let next = Batch {
+        text: Vec::with_capacity(batch.text.len()),
+        ends: Vec::with_capacity(batch.len()),
+    };
+    let lines = std::mem::replace(batch, next);
     shared.waiting.inc();
     let permit = shared.in_flight.clone().acquire_owned().await;
     shared.waiting.dec();
@@ -462,11 +492,11 @@ async fn wait_until_writable(shared: &Shared, peer: SocketAddr, stop: &mut watch
     }
 }
 
-fn write_lines(shared: &Shared, lines: Vec<Vec<u8>>, peer: SocketAddr) {
+fn write_lines(shared: &Shared, lines: Batch, peer: SocketAddr) {
     let now = now_ms();
     let mut records = Vec::with_capacity(lines.len());
-    for line in lines {
-        match shared.normalizer.line_or_back(line, now, None) {
+    for line in lines.lines() {
+        match shared.normalizer.line_or_back(line.to_vec(), now, None) {
             Ok(record) => records.push(record),
             Err((reject, line)) => reject_line(shared, &reject, &line, peer),
         }
@@ -504,7 +534,7 @@ mod tests {
     use crate::logs::LogIngestConfig;
     use crate::logs::http::tests::RecordingWriter;
 
-    fn events(max_line: usize, chunks: &[&[u8]]) -> Vec<Event> {
+    fn events(max_line: usize, chunks: &[&[u8]]) -> Vec<Event<Vec<u8>>> {
         let mut reader = LineBuffer::new(max_line);
         let mut out = Vec::new();
         for chunk in chunks {
@@ -516,15 +546,22 @@ mod tests {
                 reader.filled(n);
                 rest = &rest[n..];
                 while let Some(e) = reader.next_event() {
-                    out.push(e);
+                    out.push(owned(e));
                 }
             }
         }
-        out.extend(reader.finish());
+        out.extend(reader.finish().map(owned));
         out
     }
 
-    fn line(s: &str) -> Event {
+    fn owned(e: Event<&[u8]>) -> Event<Vec<u8>> {
+        match e {
+            Event::Line(line) => Event::Line(line.to_vec()),
+            Event::TooLong { len, head } => Event::TooLong { len, head },
+        }
+    }
+
+    fn line(s: &str) -> Event<Vec<u8>> {
         Event::Line(s.as_bytes().to_vec())
     }
 

@@ -17,10 +17,9 @@ pub struct LogRecord {
     /// Normalised level: `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`, or the event's own
     /// word upper-cased when it is none of these.
     ///
-    /// The short parts are `CompactString`s, kept inline up to 24 bytes: a record is made on an
-    /// ingest thread and dropped on the indexer's, and an allocation freed on another thread
-    /// is the allocator's slow path (a tenth of ingest's own CPU under load, when every part
-    /// was a `String`).
+    /// The short parts are `CompactString`s, kept inline up to 24 bytes: ingest makes a
+    /// record for every line, and the allocations were a tenth of its own CPU under load when
+    /// every part was a `String`.
     pub level: Option<CompactString>,
     pub service: Option<CompactString>,
     pub host: Option<CompactString>,

@@ -50,58 +50,95 @@ fn optional_fields(r: &LogRecord) -> [Option<&CompactString>; 6] {
     ]
 }
 
-/// Decodes one record; `None` when the bytes are not a record.
-pub(crate) fn decode_record(mut buf: &[u8]) -> Option<LogRecord> {
+/// A record decoded without copying: its text borrows the encoding. The indexer builds a
+/// document from this, so the [`LogRecord`] an append encoded is dropped by the thread that
+/// made it, and nothing of a record is allocated again on the indexer's thread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RecordView<'a> {
+    pub(crate) time_ms: i64,
+    pub(crate) level: Option<&'a str>,
+    pub(crate) service: Option<&'a str>,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) trace_id: Option<&'a str>,
+    pub(crate) span_id: Option<&'a str>,
+    pub(crate) fingerprint: Option<&'a str>,
+    pub(crate) message: &'a str,
+    pub(crate) fields: &'a str,
+    pub(crate) raw: &'a str,
+}
+
+impl RecordView<'_> {
+    pub(crate) fn to_record(self) -> LogRecord {
+        let owned = |v: Option<&str>| v.map(CompactString::from);
+        LogRecord {
+            time_ms: self.time_ms,
+            level: owned(self.level),
+            service: owned(self.service),
+            host: owned(self.host),
+            message: self.message.to_owned(),
+            trace_id: owned(self.trace_id),
+            span_id: owned(self.span_id),
+            fingerprint: owned(self.fingerprint),
+            fields: self.fields.to_owned(),
+            raw: self.raw.to_owned(),
+        }
+    }
+}
+
+/// Decodes one record as a view of `buf`; `None` when the bytes are not a record.
+pub(crate) fn decode_view(mut buf: &[u8]) -> Option<RecordView<'_>> {
     let time_ms = get_varint(&mut buf)?;
     let (&bits, rest) = buf.split_first()?;
     buf = rest;
-    let mut optional: [Option<CompactString>; 6] = Default::default();
+    let mut optional: [Option<&str>; 6] = [None; 6];
     for (i, slot) in optional.iter_mut().enumerate() {
         if bits & (1 << i) != 0 {
-            *slot = Some(CompactString::from_utf8(get_bytes(&mut buf)?).ok()?);
+            *slot = Some(get_str(&mut buf)?);
         }
     }
-    let message = get_string(&mut buf)?;
-    let fields = get_string(&mut buf)?;
-    let raw = get_string(&mut buf)?;
+    let message = get_str(&mut buf)?;
+    let fields = get_str(&mut buf)?;
+    let raw = get_str(&mut buf)?;
     let [level, service, host, trace_id, span_id, fingerprint] = optional;
-    Some(LogRecord {
+    Some(RecordView {
         time_ms,
         level,
         service,
         host,
-        message,
         trace_id,
         span_id,
         fingerprint,
+        message,
         fields,
         raw,
     })
 }
 
-fn get_string(buf: &mut &[u8]) -> Option<String> {
-    String::from_utf8(get_bytes(buf)?.to_vec()).ok()
+/// Decodes one record; `None` when the bytes are not a record.
+pub(crate) fn decode_record(buf: &[u8]) -> Option<LogRecord> {
+    decode_view(buf).map(|v| v.to_record())
 }
 
-/// The write-ahead log payload of a batch of records, and where each record's encoding lies
-/// in it (the index keeps that slice as the document's stored bytes, so nothing is encoded
-/// twice).
-pub(crate) fn encode_batch(records: &[LogRecord]) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
+fn get_str<'a>(buf: &mut &'a [u8]) -> Option<&'a str> {
+    std::str::from_utf8(get_bytes(buf)?).ok()
+}
+
+/// The write-ahead log payload of a batch of records. The indexer reads the records from it
+/// ([`decode_batch`]) and keeps each one's encoding as its document's stored bytes, so
+/// nothing is encoded twice.
+pub(crate) fn encode_batch(records: &[LogRecord]) -> Vec<u8> {
     let estimate: usize = records
         .iter()
         .map(|r| r.raw.len() + r.message.len() + r.fields.len() + 96)
         .sum();
     let mut out = Vec::with_capacity(estimate + 10);
     put_uvarint(&mut out, records.len() as u64);
-    let mut ranges = Vec::with_capacity(records.len());
     for r in records {
         // The length prefix comes first: it is computed, so the record is written once.
         put_uvarint(&mut out, encoded_len(r) as u64);
-        let at = out.len();
         encode_record(r, &mut out);
-        ranges.push(at..out.len());
     }
-    (out, ranges)
+    out
 }
 
 /// The length of [`encode_record`]'s output for `r`.
@@ -164,14 +201,15 @@ mod tests {
             encode_record(&r, &mut buf);
             prop_assert_eq!(encoded_len(&r), buf.len());
             prop_assert_eq!(decode_record(&buf), Some(r.clone()));
-            let (batch, ranges) = encode_batch(&[r.clone(), r]);
+            prop_assert_eq!(decode_view(&buf).map(|v| v.to_record()), Some(r.clone()));
+            let batch = encode_batch(&[r.clone(), r]);
             prop_assert_eq!(decode_batch(&batch), Some(vec![buf.as_slice(), buf.as_slice()]));
-            prop_assert_eq!(&batch[ranges[1].clone()], buf.as_slice());
         }
 
         #[test]
         fn garbage_does_not_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_record(&bytes);
+            let _ = decode_view(&bytes);
             let _ = decode_batch(&bytes);
         }
     }

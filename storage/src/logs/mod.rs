@@ -110,7 +110,7 @@ pub mod reject {
 /// The log store. See the module documentation.
 pub struct LogStore {
     shared: Arc<Shared>,
-    wal: Mutex<Option<Arc<Wal<Vec<Pending>>>>>,
+    wal: Mutex<Option<Arc<Wal<Durable>>>>,
     indexer: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
 }
@@ -136,17 +136,20 @@ struct Shared {
     write_failure: Mutex<Option<String>>,
 }
 
-/// A durable record on its way to the indexer: the record and its encoding (a slice of the
-/// write-ahead log payload it was written in).
-struct Pending {
-    record: LogRecord,
-    encoded: Bytes,
+/// Durable records on their way to the indexer: the write-ahead log payload they were
+/// written in, which the indexer decodes ([`codec::decode_batch`]). The records themselves
+/// were dropped by the appender: the records of a batch are allocated by one ingest thread,
+/// and freeing them there rather than on the indexer's thread keeps both on the allocator's
+/// fast path.
+struct Durable {
+    payload: Bytes,
+    records: u64,
 }
 
 enum Job {
     Batch {
         first_seq: u64,
-        records: Vec<Pending>,
+        batch: Durable,
     },
     Flush(SyncSender<Result<(), StorageError>>),
     Retention(i64, SyncSender<Result<usize, StorageError>>),
@@ -298,11 +301,11 @@ impl LogStore {
         shared.partitions.load(|_| true)?;
         let next_seq = indexer.replay(&wal_dir)?;
         let sink_shared = shared.clone();
-        let sink: wal::Sink<Vec<Pending>> = Box::new(move |first_seq, records: Vec<Pending>| {
-            let bytes = records.iter().map(|p| p.encoded.len()).sum();
+        let sink: wal::Sink<Durable> = Box::new(move |first_seq, batch: Durable| {
+            let bytes = batch.payload.len();
             sink_shared
                 .queue
-                .push(Job::Batch { first_seq, records }, bytes);
+                .push(Job::Batch { first_seq, batch }, bytes);
         });
         let log = Arc::new(Wal::open(
             &wal_dir,
@@ -373,20 +376,17 @@ impl LogStore {
         }
         let raw_bytes: u64 = kept.iter().map(|r| r.raw.len() as u64).sum();
         let n = kept.len() as u64;
-        let (payload, ranges) = codec::encode_batch(&kept);
-        let payload = Bytes::from(payload);
-        let pending: Vec<Pending> = kept
-            .into_iter()
-            .zip(ranges)
-            .map(|(record, range)| Pending {
-                record,
-                encoded: payload.slice(range),
-            })
-            .collect();
+        let payload = Bytes::from(codec::encode_batch(&kept));
+        // Freed here, by the thread that made them (see `Durable`).
+        drop(kept);
         wait_for_room(&self.shared.queue)?;
         // Cloned out of the lock: concurrent appends must wait on the fsync together.
         let log = self.wal.lock().clone().ok_or(StorageError::ShuttingDown)?;
-        log.append(payload, n, pending)?;
+        let batch = Durable {
+            payload: payload.clone(),
+            records: n,
+        };
+        log.append(payload, n, batch)?;
         outcome.accepted = n;
         m.records_appended.inc_by(n);
         m.bytes_appended.inc_by(raw_bytes);
@@ -764,7 +764,7 @@ struct Reindexed {
 
 struct Indexer {
     shared: Arc<Shared>,
-    wal: Option<Arc<Wal<Vec<Pending>>>>,
+    wal: Option<Arc<Wal<Durable>>>,
     writers: Writers,
     /// Highest sequence number received (all lower ones received too).
     received: u64,
@@ -845,7 +845,7 @@ impl Indexer {
             let n = records.len() as u64;
             for (i, encoded) in records.into_iter().enumerate() {
                 let seq = first_seq + i as u64;
-                let Some(record) = codec::decode_record(encoded) else {
+                let Some(record) = codec::decode_view(encoded) else {
                     bad += 1;
                     continue;
                 };
@@ -857,11 +857,7 @@ impl Indexer {
                     out.skipped += 1;
                     continue;
                 }
-                let pending = Pending {
-                    record,
-                    encoded: Bytes::copy_from_slice(encoded),
-                };
-                match self.add(seq, pending) {
+                match self.add(seq, &record, encoded) {
                     Ok(()) => out.records += 1,
                     Err(e) => {
                         error.get_or_insert(e);
@@ -903,16 +899,13 @@ impl Indexer {
             match self.shared.queue.pop(deadline) {
                 Popped::Abandon => return,
                 Popped::Timeout => {}
-                Popped::Job(Job::Batch { first_seq, records }) => {
+                Popped::Job(Job::Batch { first_seq, batch }) => {
                     // Received even when not indexed now: recovery re-reads it from the log.
-                    self.received = self.received.max(first_seq + records.len() as u64 - 1);
-                    if self.broken.is_none() {
-                        for (i, pending) in records.into_iter().enumerate() {
-                            if let Err(e) = self.add(first_seq + i as u64, pending) {
-                                self.fail(&e);
-                                break;
-                            }
-                        }
+                    self.received = self.received.max(first_seq + batch.records.max(1) - 1);
+                    if self.broken.is_none()
+                        && let Err(e) = self.add_batch(first_seq, &batch.payload)
+                    {
+                        self.fail(&e);
                     }
                 }
                 Popped::Job(Job::Flush(reply)) => {
@@ -1019,16 +1012,40 @@ impl Indexer {
         }
     }
 
-    /// Adds a record to its partition's writer. A failure means the writers cannot be
-    /// trusted with the records they hold (see [`Indexer::fail`]).
-    fn add(&mut self, seq: u64, pending: Pending) -> Result<(), StorageError> {
-        let start = self.shared.partition_of(pending.record.time_ms);
+    /// Adds the records of a write-ahead log payload, numbered from `first_seq`. A payload
+    /// that does not decode was made by this process: that is a bug, and it fails the index
+    /// as a write would (its records stay in the log).
+    fn add_batch(&mut self, first_seq: u64, payload: &[u8]) -> Result<(), StorageError> {
+        let wal_dir = self.shared.wal_dir();
+        let undecodable = || StorageError::Corruption {
+            path: wal_dir.clone(),
+            detail: format!("undecodable log records from sequence number {first_seq}"),
+        };
+        let records = codec::decode_batch(payload).ok_or_else(undecodable)?;
+        for (i, encoded) in records.into_iter().enumerate() {
+            let record = codec::decode_view(encoded).ok_or_else(undecodable)?;
+            self.add(first_seq + i as u64, &record, encoded)?;
+        }
+        Ok(())
+    }
+
+    /// Adds a record (`encoded` decoded) to its partition's writer. A failure means the
+    /// writers cannot be trusted with the records they hold (see [`Indexer::fail`]).
+    fn add(
+        &mut self,
+        seq: u64,
+        record: &codec::RecordView<'_>,
+        encoded: &[u8],
+    ) -> Result<(), StorageError> {
+        let start = self.shared.partition_of(record.time_ms);
         let w = self.writers.get(&self.shared.partitions, start)?;
-        let Pending { record, encoded } = pending;
-        let doc = self.shared.schema.document(seq, &record, &encoded);
+        let doc = self.shared.schema.document(seq, record, encoded);
         w.add(doc).map_err(index_err)?;
         if self.shared.hub.has_subscribers() {
-            self.tail.push(Arc::new(LogHit { seq, record }));
+            self.tail.push(Arc::new(LogHit {
+                seq,
+                record: record.to_record(),
+            }));
         }
         Ok(())
     }
@@ -1172,7 +1189,10 @@ impl BareLogIndex {
         self.encoded.clear();
         codec::encode_record(record, &mut self.encoded);
         self.seq += 1;
-        let doc = self.schema.document(self.seq, record, &self.encoded);
+        // As the store's indexer does: the document is made from the decoded encoding.
+        let view = codec::decode_view(&self.encoded)
+            .ok_or_else(|| StorageError::Index("a log record's encoding does not decode".into()))?;
+        let doc = self.schema.document(self.seq, &view, &self.encoded);
         self.writer.add_document(doc).map_err(index_err)?;
         Ok(())
     }

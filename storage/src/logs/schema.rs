@@ -1,5 +1,5 @@
 //! The tantivy schema of a log partition, its tokenizers and index settings, and the mapping
-//! of a [`LogRecord`] to a document.
+//! of a record (as the indexer decodes it, `codec::RecordView`) to a document.
 //!
 //! | field | kind | what for |
 //! | --- | --- | --- |
@@ -23,7 +23,7 @@ use tantivy::tokenizer::{
 };
 use tantivy::{IndexSettings, TantivyDocument};
 
-use super::api::LogRecord;
+use super::codec::RecordView;
 use crate::json::JsonTape;
 
 /// Keyword fields: the whole value is one token, lower-cased, so `level:error` finds `ERROR`.
@@ -115,7 +115,12 @@ impl LogSchema {
     /// The document of a record: indexed fields from `record`, and `stored` (its encoding)
     /// as the one stored field. Fields whose text is not a JSON object (no writer makes
     /// such) are left out of the index; the record keeps them.
-    pub(crate) fn document(&self, seq: u64, record: &LogRecord, stored: &[u8]) -> TantivyDocument {
+    pub(crate) fn document(
+        &self,
+        seq: u64,
+        record: &RecordView<'_>,
+        stored: &[u8],
+    ) -> TantivyDocument {
         let mut doc = TantivyDocument::new();
         doc.add_i64(self.time, record.time_ms);
         doc.add_u64(self.seq, seq);
@@ -131,9 +136,9 @@ impl LogSchema {
                 doc.add_text(field, v);
             }
         }
-        doc.add_text(self.message, &record.message);
+        doc.add_text(self.message, record.message);
         if !record.fields.is_empty()
-            && let Ok(tape) = JsonTape::parse(&record.fields)
+            && let Ok(tape) = JsonTape::parse(record.fields)
             && tape.root().is_object()
         {
             doc.add_field_value(self.fields, tape.root());
