@@ -64,13 +64,15 @@ pub(crate) struct RecordView<'a> {
     pub(crate) fingerprint: Option<&'a str>,
     pub(crate) message: &'a str,
     pub(crate) fields: &'a str,
-    pub(crate) raw: &'a str,
+    /// Not indexed, so checked to be UTF-8 only when the record is made ([`Self::to_record`]).
+    raw: &'a [u8],
 }
 
 impl RecordView<'_> {
-    pub(crate) fn to_record(self) -> LogRecord {
+    /// The record; `None` when its `raw` is not UTF-8 (its encoding was damaged).
+    pub(crate) fn to_record(self) -> Option<LogRecord> {
         let owned = |v: Option<&str>| v.map(CompactString::from);
-        LogRecord {
+        Some(LogRecord {
             time_ms: self.time_ms,
             level: owned(self.level),
             service: owned(self.service),
@@ -80,8 +82,8 @@ impl RecordView<'_> {
             span_id: owned(self.span_id),
             fingerprint: owned(self.fingerprint),
             fields: self.fields.to_owned(),
-            raw: self.raw.to_owned(),
-        }
+            raw: std::str::from_utf8(self.raw).ok()?.to_owned(),
+        })
     }
 }
 
@@ -98,7 +100,7 @@ pub(crate) fn decode_view(mut buf: &[u8]) -> Option<RecordView<'_>> {
     }
     let message = get_str(&mut buf)?;
     let fields = get_str(&mut buf)?;
-    let raw = get_str(&mut buf)?;
+    let raw = get_bytes(&mut buf)?;
     let [level, service, host, trace_id, span_id, fingerprint] = optional;
     Some(RecordView {
         time_ms,
@@ -116,7 +118,7 @@ pub(crate) fn decode_view(mut buf: &[u8]) -> Option<RecordView<'_>> {
 
 /// Decodes one record; `None` when the bytes are not a record.
 pub(crate) fn decode_record(buf: &[u8]) -> Option<LogRecord> {
-    decode_view(buf).map(|v| v.to_record())
+    decode_view(buf)?.to_record()
 }
 
 fn get_str<'a>(buf: &mut &'a [u8]) -> Option<&'a str> {
@@ -201,7 +203,7 @@ mod tests {
             encode_record(&r, &mut buf);
             prop_assert_eq!(encoded_len(&r), buf.len());
             prop_assert_eq!(decode_record(&buf), Some(r.clone()));
-            prop_assert_eq!(decode_view(&buf).map(|v| v.to_record()), Some(r.clone()));
+            prop_assert_eq!(decode_view(&buf).and_then(RecordView::to_record), Some(r.clone()));
             let batch = encode_batch(&[r.clone(), r]);
             prop_assert_eq!(decode_batch(&batch), Some(vec![buf.as_slice(), buf.as_slice()]));
         }

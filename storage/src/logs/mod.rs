@@ -1041,11 +1041,10 @@ impl Indexer {
         let w = self.writers.get(&self.shared.partitions, start)?;
         let doc = self.shared.schema.document(seq, record, encoded);
         w.add(doc).map_err(index_err)?;
-        if self.shared.hub.has_subscribers() {
-            self.tail.push(Arc::new(LogHit {
-                seq,
-                record: record.to_record(),
-            }));
+        if self.shared.hub.has_subscribers()
+            && let Some(record) = record.to_record()
+        {
+            self.tail.push(Arc::new(LogHit { seq, record }));
         }
         Ok(())
     }
