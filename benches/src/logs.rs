@@ -89,6 +89,26 @@ async fn get_search(
     .await
 }
 
+/// A reader during ingest: a search of the last 15 minutes (page of 20, histogram and
+/// facets, as the UI's first view asks) every `every` while `sending`; the latencies.
+fn read_while(
+    rt: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    base: &str,
+    every: Duration,
+    sending: &std::sync::atomic::AtomicBool,
+) -> Result<Vec<Duration>> {
+    let mut latencies = Vec::new();
+    while sending.load(std::sync::atomic::Ordering::Relaxed) {
+        let start = now_ms() / 1000 - 15 * 60;
+        let query = format!("q=*&limit=20&start={start}");
+        let (took, _) = rt.block_on(get_search(client, base, &query, Duration::from_secs(60)))?;
+        latencies.push(took);
+        std::thread::sleep(every.saturating_sub(took));
+    }
+    Ok(latencies)
+}
+
 /// Polls the total until it reaches `n`; returns when it did (or fails after `timeout`).
 fn wait_searchable(ctx: &Ctx, server: &Server, n: u64, timeout: Duration) -> Result<Instant> {
     let base = server.base_url();
@@ -354,6 +374,12 @@ fn ingest_run(
     let server = ctx.start_server(&name, &ServerOpts::default())?;
     let base = server.base_url();
     std::thread::sleep(Duration::from_millis(300));
+    let reader_every = ctx.opts.logs_reader_every;
+    let variant = if reader_every.is_zero() {
+        variant.to_string()
+    } else {
+        format!("{variant}, a search every {reader_every:?} while sending")
+    };
     let cpu0 = server.cpu_seconds();
     let own0 = procfs::own_cpu_seconds();
     eprintln!(
@@ -361,7 +387,23 @@ fn ingest_run(
         fmt_int(n as f64)
     );
     let t0 = Instant::now();
-    let sent = send(&server)?;
+    let sending = std::sync::atomic::AtomicBool::new(true);
+    let (sent, reads) = std::thread::scope(|scope| {
+        let (rt, client) = (&ctx.rt, &ctx.client);
+        let reader = (!reader_every.is_zero())
+            .then(|| scope.spawn(|| read_while(rt, client, &base, reader_every, &sending)));
+        let sent = send(&server);
+        sending.store(false, std::sync::atomic::Ordering::Relaxed);
+        let reads = match reader {
+            Some(r) => r
+                .join()
+                .map_err(|_| anyhow!("reader thread panicked"))
+                .and_then(|r| r),
+            None => Ok(Vec::new()),
+        };
+        (sent, reads)
+    });
+    let (sent, mut reads) = (sent?, reads?);
     let send_s = sent.done.duration_since(t0).as_secs_f64();
     let cpu_sent = server.cpu_seconds();
     eprintln!("{scenario}: sent in {send_s:.1} s; waiting until every line is searchable ...");
@@ -402,7 +444,7 @@ fn ingest_run(
     let raw_per_line = raw as f64 / n as f64;
     let index_per_line = closed.partitions as f64 / n as f64;
     let threads = bare::argus_indexing_threads();
-    let mut r = ScenarioReport::new(scenario, variant);
+    let mut r = ScenarioReport::new(scenario, &variant);
     r.value = Some(rate);
     r.result = format!(
         "{} lines/s, {:.1} MB/s until searchable ({:.2} s after the last line was taken)",
@@ -437,10 +479,15 @@ fn ingest_run(
         raw_per_line,
         100.0 * index_per_line / raw_per_line,
     );
+    let readers = if reader_every.is_zero() {
+        "nothing reads the store before that, so it is search-idle and commits every 5 s, and \
+         the first poll commits"
+    } else {
+        "the searches while sending are in the next note"
+    };
     r.notes.push(format!(
         "lines/s and MB/s are over the whole run: from the first byte sent until the search \
-         total reached {} (polled every 50 ms once everything was sent; nothing reads the store before \
-         that, so it is search-idle and commits every 5 s, and the first poll commits); server CPU \
+         total reached {} (polled every 50 ms once everything was sent; {readers}); server CPU \
          while sending: {:.2} cores",
         fmt_int(n as f64),
         (cpu_sent - cpu0) / send_s
@@ -449,6 +496,16 @@ fn ingest_run(
         r.notes.push(format!(
             "{} requests acknowledged, {} retried after 429/503; p50/p99 above are request latencies",
             sent.requests, sent.retries
+        ));
+    }
+    if !reads.is_empty() {
+        reads.sort_unstable();
+        r.notes.push(format!(
+            "{} searches while sending (one every {reader_every:?}, so the store was never \
+             search-idle and committed every 500 ms): p50 {:.1} ms, p99 {:.1} ms",
+            reads.len(),
+            http::quantile_ms(&reads, 0.5).unwrap_or(0.0),
+            http::quantile_ms(&reads, 0.99).unwrap_or(0.0)
         ));
     }
     r.notes.push(format!(

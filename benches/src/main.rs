@@ -313,6 +313,11 @@ pub(crate) struct Opts {
     /// logs-bulk and logs-search: _bulk body size in bytes (Fluent Bit-style create actions).
     #[arg(long, default_value_t = 4 << 20)]
     pub(crate) logs_bulk_bytes: usize,
+    /// logs-tcp and logs-bulk: also search the store this often while sending (a reader
+    /// keeps it out of search-idle, so it commits every 500 ms as under a dashboard); 0: no
+    /// reader until everything is sent.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub(crate) logs_reader_every: Duration,
     /// logs-search: lines loaded before searching.
     #[arg(long, default_value_t = 10_000_000)]
     pub(crate) logs_search_events: u64,
