@@ -235,6 +235,11 @@ impl Drop for Argus {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // The server's log is kept where a failing test can be read from it, and only there
+        // (it lies beside the data directory, which the test's tempdir removes).
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.stderr_path);
+        }
     }
 }
 
