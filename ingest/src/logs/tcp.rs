@@ -278,8 +278,7 @@ impl LineBuffer {
                     if line.trim_ascii().is_empty() {
                         continue;
                     }
-                    let (start, end) = (line_start, line_start + line.len());
-                    return Some(Event::Line(&self.buf[start..end]));
+                    return Some(Event::Line(line));
                 }
                 None => {
                     self.scan = self.end;

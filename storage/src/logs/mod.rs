@@ -916,7 +916,7 @@ impl Indexer {
                     let _ = reply.send(self.retention(now));
                 }
                 Popped::Job(Job::Stop) => {
-                    match self.commit_round() {
+                    match self.commit_or_fail() {
                         Ok(()) => self.seal_log(),
                         Err(e) => {
                             tracing::error!(error = %e, "final log commit failed; the log is replayed at the next start");
@@ -953,11 +953,13 @@ impl Indexer {
     }
 
     /// Commits (see [`Indexer::commit_round`]); a failure is handed to [`Indexer::fail`].
+    /// While the index cannot be written there is nothing to commit: the answer says why.
     fn commit_or_fail(&mut self) -> Result<(), StorageError> {
+        if self.broken.is_some() {
+            return self.shared.writable();
+        }
         let committed = self.commit_round();
-        if let Err(e) = &committed
-            && self.broken.is_none()
-        {
+        if let Err(e) = &committed {
             self.fail(e);
         }
         committed
@@ -990,25 +992,20 @@ impl Indexer {
     /// Adds every record received that its partition has not committed from the log again,
     /// and commits. On success appends are taken again; on failure see [`Indexer::fail`].
     fn recover(&mut self) {
-        let Some(broken) = self.broken.take() else {
-            return;
-        };
         let wal_dir = self.shared.wal_dir();
         let recovered = self
             .reindex(&wal_dir, Some(self.received))
             .and_then(|reindexed| self.commit_round().map(|()| reindexed));
         match recovered {
             Ok(reindexed) => {
+                self.broken = None;
                 *self.shared.write_failure.lock() = None;
                 tracing::info!(
                     records = reindexed.records,
                     "the log index is written again; acknowledged records were re-indexed from the write-ahead log"
                 );
             }
-            Err(e) => {
-                self.broken = Some(broken);
-                self.fail(&e);
-            }
+            Err(e) => self.fail(&e),
         }
     }
 
@@ -1016,14 +1013,17 @@ impl Indexer {
     /// that does not decode was made by this process: that is a bug, and it fails the index
     /// as a write would (its records stay in the log).
     fn add_batch(&mut self, first_seq: u64, payload: &[u8]) -> Result<(), StorageError> {
-        let wal_dir = self.shared.wal_dir();
-        let undecodable = || StorageError::Corruption {
-            path: wal_dir.clone(),
+        let undecodable = |shared: &Shared| StorageError::Corruption {
+            path: shared.wal_dir(),
             detail: format!("undecodable log records from sequence number {first_seq}"),
         };
-        let records = codec::decode_batch(payload).ok_or_else(undecodable)?;
+        let Some(records) = codec::decode_batch(payload) else {
+            return Err(undecodable(&self.shared));
+        };
         for (i, encoded) in records.into_iter().enumerate() {
-            let record = codec::decode_view(encoded).ok_or_else(undecodable)?;
+            let Some(record) = codec::decode_view(encoded) else {
+                return Err(undecodable(&self.shared));
+            };
             self.add(first_seq + i as u64, &record, encoded)?;
         }
         Ok(())
@@ -1052,9 +1052,6 @@ impl Indexer {
     /// Commits every partition with new documents, reloads their readers, publishes the
     /// round's records to live tail and deletes the log segments all committed.
     fn commit_round(&mut self) -> Result<(), StorageError> {
-        if self.broken.is_some() {
-            return self.shared.writable();
-        }
         let started = Instant::now();
         let mark = self.received;
         let round = self.writers.commit(&self.shared.partitions, mark);
